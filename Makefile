@@ -1,0 +1,42 @@
+# Two commands a newcomer needs (README): `make book` and `make test`.
+# Both create .venv on first use and install everything offline-capable.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PROFILE ?= offline
+# The small CPU wheel; a GPU server installs its own torch build first (README).
+TORCH  ?= torch==2.13.0
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install book test lint lab corpus clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e '.[book,dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sernb)" >/dev/null
+	touch $@
+
+corpus: install
+	$(BIN)/sernb synth --size smoke
+	$(BIN)/sernb synth --size default
+
+# make book [PROFILE=smoke|offline|full] [DATA_ROOT=/path/to/iemocap] [DEVICE=cuda]
+# runs every chapter into runs/$(PROFILE)/ and builds book/_build/html from those runs.
+book: install
+	$(BIN)/sernb reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") --device $(or $(DEVICE),auto) --build
+
+test: install
+	$(BIN)/ruff check sernb tests book
+	$(BIN)/pytest -q
+
+# JupyterLab on book/: open NN_*.ipynb (jupytext keeps the paired .py in sync; widgets live).
+lab: install
+	cd book && ../$(BIN)/jupyter lab
+
+clean:
+	rm -rf runs book/_build .pytest_cache

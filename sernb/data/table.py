@@ -1,0 +1,106 @@
+"""The one utterance table every corpus loader returns (chapter "Data").
+
+Downstream code (splits, features, training, the book) reads only this table, so every loader
+builds it through :func:`make_table`: fixed columns and dtypes, a stable row order, and the
+rows it skipped counted in ``table.attrs["skipped"]`` and logged in one summary line.
+
+Column meanings (per corpus where they differ):
+
+=========  ===============================================================================
+utt_id     unique id; IEMOCAP ``Ses01F_impro01_F000``, MELD ``train_dia12_utt3``,
+           RAVDESS the file stem ``03-01-05-01-02-01-12``
+corpus     ``"iemocap"``, ``"synthetic"`` (IEMOCAP layout, generated), ``"meld"``, ``"ravdess"``
+session    IEMOCAP: session number 1-5 (int). MELD: the official split name
+           ``"train"``/``"dev"``/``"test"`` (str). RAVDESS: the actor number 1-24 (int).
+dialog     IEMOCAP ``utt_id.rsplit("_", 1)[0]``; MELD ``train_dia12``; RAVDESS: the
+           utterance itself (no dialogs: each clip is a dialog of one turn)
+turn       position of the utterance inside its dialog in time order (0-based)
+speaker    IEMOCAP ``Ses01M`` (session + gender of the last id field); MELD the character;
+           RAVDESS ``Actor_12``
+gender     ``"F"``/``"M"``; missing (NaN) where the corpus does not say (MELD side characters)
+label      short label (IEMOCAP ``ang``..., MELD/RAVDESS native names unless mapped)
+text       transcript (RAVDESS: the fixed statement)
+wav_path   absolute path of the audio file (MELD: the .mp4 clip)
+start/end  seconds inside the dialog/episode recording; NaN where unknown
+scripted   True when the words were written beforehand (IEMOCAP scripts, MELD, RAVDESS)
+=========  ===============================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+logger = logging.getLogger("sernb")
+
+COLUMNS: list[str] = [
+    "utt_id", "corpus", "session", "dialog", "turn", "speaker", "gender",
+    "label", "text", "wav_path", "start", "end", "scripted",
+]
+
+#: The paper's six IEMOCAP classes; this order is the class index order everywhere.
+EMOTIONS_6: tuple[str, ...] = ("ang", "fru", "neu", "sad", "exc", "hap")
+#: The literature's four-class IEMOCAP set (exc merged into hap).
+EMOTIONS_4: tuple[str, ...] = ("neu", "ang", "sad", "hap")
+
+#: Skip reasons that are a choice (a label outside the class set, a junk id), not a data problem.
+_EXPECTED_PREFIXES = ("label:", "junk transcript id", "song", "video")
+
+
+def make_table(
+    rows: Iterable[Mapping[str, Any]],
+    skipped: Mapping[str, int] | Counter,
+    corpus: str,
+    root: str,
+    sort_by: list[str] | None = None,
+    **attrs: Any,
+) -> pd.DataFrame:
+    """Build the utterance table from row dicts, record the skips and log one summary line.
+
+    ``attrs`` (e.g. ``classes``) are stored in ``table.attrs`` next to ``corpus``, ``root``
+    and ``skipped``. A table with no rows is an error: it always means a wrong root or option.
+    """
+    table = pd.DataFrame.from_records(list(rows), columns=COLUMNS)
+    table = table.astype({"turn": "int64", "start": "float64", "end": "float64", "scripted": "bool"})
+    if sort_by:
+        table = table.sort_values(sort_by, kind="stable")
+    table = table.reset_index(drop=True)
+    table.attrs.update(corpus=corpus, root=root, skipped={k: int(v) for k, v in sorted(skipped.items()) if v},
+                       **attrs)
+    if table.empty:
+        raise ValueError(f"no utterances kept from {root}: {describe_skips(table)}")
+    _check_unique(table, corpus)
+    _log_summary(table)
+    return table
+
+
+def describe_skips(table: pd.DataFrame) -> str:
+    """One line: how many rows were kept and what was skipped, and why."""
+    corpus = table.attrs.get("corpus") or (table["corpus"].iloc[0] if len(table) else "table")
+    skipped = table.attrs.get("skipped", {})
+    total = sum(skipped.values())
+    line = f"{corpus}: kept {len(table)} utterances"
+    if not total:
+        return line + ", skipped none"
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"{line}, skipped {total} ({reasons})"
+
+
+def has_problems(skipped: Mapping[str, int]) -> bool:
+    """True when a skip reason points at broken or missing data rather than a deliberate filter."""
+    return any(not k.startswith(_EXPECTED_PREFIXES) for k in skipped)
+
+
+def _log_summary(table: pd.DataFrame) -> None:
+    level = logging.WARNING if has_problems(table.attrs["skipped"]) else logging.INFO
+    logger.log(level, describe_skips(table))
+
+
+def _check_unique(table: pd.DataFrame, corpus: str) -> None:
+    dup = table["utt_id"][table["utt_id"].duplicated()]
+    if len(dup):
+        raise ValueError(f"{corpus}: duplicate utterance ids, e.g. {dup.iloc[0]!r} ({len(dup)} in all)")
