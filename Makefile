@@ -6,8 +6,10 @@ BIN    := $(VENV)/bin
 PROFILE ?= offline
 # The small CPU wheel; a GPU server installs its own torch build first (README).
 TORCH  ?= torch==2.13.0
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
+HF_HUB_OFFLINE ?= 1
+export HF_HUB_OFFLINE
+TRANSFORMERS_OFFLINE ?= $(HF_HUB_OFFLINE)
+export TRANSFORMERS_OFFLINE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install book test lint lab corpus clean
@@ -32,7 +34,7 @@ book: install
 
 test: install
 	$(BIN)/ruff check sernb tests book
-	$(BIN)/pytest -q
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
 # JupyterLab on book/: open NN_*.ipynb (jupytext keeps the paired .py in sync; widgets live).
 lab: install

@@ -1,0 +1,347 @@
+"""``sernb`` on the command line: the same functions the notebooks call, for shell and papermill users.
+
+Each sub-command imports its module lazily so that ``sernb --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from sernb.data.synth import generate
+
+    root = generate(size=args.size, out=args.out, seed=args.seed, overwrite=args.overwrite)
+    print(f"synthetic IEMOCAP-format corpus ({args.size}, seed {args.seed}) at {root}")
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from sernb.reproduce import reproduce
+
+    extra = dict(_parse_param(p) for p in args.param)
+    try:
+        report = reproduce(profile=args.profile, data_root=args.data_root, device=args.device,
+                           chapters=args.chapters, build=args.build, extra_parameters=extra,
+                           progress=not args.no_progress)
+    except (KeyError, ValueError, RuntimeError) as exc:  # unknown profile/chapter, no kernel
+        print(f"sernb reproduce: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    return 0 if report.ok else 1
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` with VALUE read as YAML (``3``, ``0.5``, ``true``, ``null``, ``[1, 2]``, text)."""
+    import yaml
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise SystemExit(f"--param expects NAME=VALUE, got {text!r}")
+    return name, yaml.safe_load(value)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Run an experiment (cached under --results) and write result.json, predictions and a model to --out."""
+    import json
+    import shutil
+
+    from sernb.experiments import ExperimentConfig, run
+    from sernb.models.text import OfflineModelError
+
+    overrides = {
+        "corpus": args.corpus, "data_root": args.data_root, "protocol": args.protocol,
+        "seeds": tuple(range(args.seeds)) if args.seeds else None, "text_model": args.text_model,
+        "epochs": args.epochs, "patience": args.patience, "batch_size": args.batch_size,
+        "max_frames": args.max_frames, "classes": args.classes, "device": args.device,
+        "progress": False if args.no_progress else None,
+    }
+    try:
+        config = ExperimentConfig.from_profile(args.profile, system=args.system, **overrides)
+        result = run(config, results_dir=args.results, force=args.force, keep_model="first")
+    except (OfflineModelError, FileNotFoundError, ValueError, KeyError) as err:
+        print(f"sernb train: error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(result.path / "result.json", out / "result.json")
+    shutil.copyfile(result.path / "predictions.csv", out / "predictions.csv")
+    first = result.path / "runs" / result.record["runs"][0]["name"] / "model"
+    if first.is_dir():
+        shutil.rmtree(out / "model", ignore_errors=True)
+        shutil.copytree(first, out / "model")
+        model_note = f"model of run {result.record['runs'][0]['name']} -> {out / 'model'}"
+    else:
+        model_note = "no model kept (the result was cached without one; rerun with --force to save it)"
+    print(result.summary())
+    print(json.dumps({"result": str(out / "result.json"), "cached_at": str(result.path)}))
+    print(model_note)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    """Print class probabilities and the top class for one recording."""
+    import json
+
+    from sernb.data.audio import AudioError
+    from sernb.predict import TranscriptNeeded, predict_file
+
+    try:
+        pred = predict_file(args.wav, text=args.text, checkpoint=args.checkpoint, device=args.device)
+    except (AudioError, TranscriptNeeded, FileNotFoundError) as err:
+        print(f"sernb predict: error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(pred.to_dict(), indent=2))
+        return 0
+    for note in pred.notes:
+        print(f"note: {note}")
+    print(f"system: {pred.system} ({' + '.join(pred.modalities)})")
+    for name, p in sorted(pred.probs.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:>4}  {p:6.3f}  {'#' * round(40 * p)}")
+    print(f"top class: {pred.label}")
+    return 0
+
+
+def _add_train_parser(sub: argparse._SubParsersAction) -> None:
+    from sernb.predict import DEFAULT_CHECKPOINT
+    from sernb.profiles import PROFILES
+
+    p = sub.add_parser(
+        "train",
+        help="train and evaluate a system over folds and seeds; write result.json",
+        description="Train a named system on every fold of a protocol for every seed, evaluate each on its "
+        "test part and write OUT/result.json (accuracy, balanced_accuracy, macro_f1, weighted_f1, "
+        "per_class_f1, confusion, history, with std over folds x seeds), OUT/predictions.csv and "
+        "OUT/model/ (the first run's model, for `sernb predict`). Results are cached by config hash "
+        "under --results: the same command returns at once. Profile settings apply unless an option "
+        "overrides them.",
+    )
+    p.add_argument("--system", default="ours",
+                   help="registered system (sernb.models.registry): ours (the paper), baseline, ablation_lstm, ablation_finetune, "
+                   "audio_only, text_only, ... (default: %(default)s)")
+    p.add_argument("--profile", default="offline", choices=list(PROFILES),
+                   help="smoke (CI, tiny corpus), offline (synthetic corpus, MiniLM, CPU) or full "
+                   "(IEMOCAP, deberta-v3-base, LOSO, GPU) (default: %(default)s)")
+    p.add_argument("--corpus", choices=["synthetic", "iemocap"], default=None,
+                   help="synthetic (generated here) or iemocap (needs --data-root) (default: the profile's)")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding IEMOCAP_full_release (or a synthetic corpus) (default: the profile's)")
+    p.add_argument("--protocol", choices=["random", "loso"], default=None,
+                   help="random: the paper's 8:2 split; loso: leave one session out, speaker independent "
+                   "(default: the profile's)")
+    p.add_argument("--seeds", type=int, default=None, metavar="N",
+                   help="run seeds 0..N-1 and report mean and std over folds x seeds (default: the profile's)")
+    p.add_argument("--text-model", default=None,
+                   help="minilm (offline), deberta-v3-base, a hub id or a local folder (default: the profile's)")
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: the profile's)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="early-stopping patience in epochs on validation balanced accuracy (default: the profile's)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the profile's, 64)")
+    p.add_argument("--max-frames", type=int, default=None,
+                   help="MFCC frames kept per clip, 100 per second (default: the profile's)")
+    p.add_argument("--classes", type=int, choices=[6, 4], default=None,
+                   help="6: the paper's classes; 4: neu/ang/sad/hap with exc merged (default: 6)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--out", default=str(DEFAULT_CHECKPOINT.parent),
+                   help="where result.json, predictions.csv and model/ go (default: %(default)s)")
+    p.add_argument("--results", default=None,
+                   help="cache of all results, one folder per config hash (default: runs/results or $SERNB_RESULTS)")
+    p.add_argument("--force", action="store_true", help="retrain even if this config has a stored result")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
+    p.set_defaults(func=_cmd_train)
+
+
+def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
+    from sernb.predict import DEFAULT_CHECKPOINT
+
+    p = sub.add_parser(
+        "predict",
+        help="class probabilities and the top class for a recording you bring",
+        description="Predict the emotion of WAV (any sample rate, mono or stereo; converted to the model's "
+        "16 kHz mono MFCC) with a model saved by `sernb train`. Models that read text need the "
+        "transcript (--text); an audio-only model (--system audio_only) does not.",
+    )
+    p.add_argument("wav", help="the recording (wav, flac, ogg; other formats through librosa/ffmpeg)")
+    p.add_argument("--text", default=None, help="what is said in the recording (needed by audio+text models)")
+    p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT),
+                   help="model folder written by `sernb train` (OUT/model) (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_table1(args: argparse.Namespace) -> int:
+    """Run every Table 1 system (cached) and write OUT/table1.csv; print it."""
+    import pandas as pd
+
+    from sernb.table1 import table1
+
+    overrides = {"data_root": args.data_root, "text_model": args.text_model, "epochs": args.epochs,
+                 "device": args.device, "progress": False if args.no_progress else None}
+    try:
+        frame = table1(profile=args.profile, protocol=args.protocol, seeds=args.seeds, out=args.out,
+                       audio_model=args.audio_model, results_dir=args.results, force=args.force, **overrides)
+    except (KeyError, ValueError, TypeError) as err:
+        print(f"sernb table1: error: {err}", file=sys.stderr)
+        return 2
+    columns = ["paper_name", "text_encoder", "audio_encoder", "accuracy", "weighted_f1", "params_m",
+               "paper_reported_accuracy", "paper_reported_f1", "status"]
+    with pd.option_context("display.width", 250, "display.max_colwidth", 60):
+        print(frame[columns].to_string(index=False))
+    print(f"wrote {Path(args.out) / 'table1.csv'}")
+    return 0
+
+
+def _add_table1_parser(sub: argparse._SubParsersAction) -> None:
+    from sernb.profiles import PROFILES
+
+    p = sub.add_parser(
+        "table1",
+        help="the paper's Table 1: every comparison system on one corpus and protocol -> table1.csv",
+        description="Train and evaluate BLSTM+DCNN, Wav2Vec2.0, DeBERTa V3 (text only), COGMEN, the baseline "
+        "and ours (results cached by config hash, so reruns are cheap) and write OUT/table1.csv: encoders "
+        "actually used, accuracy / weighted F1 / balanced accuracy / macro-F1 in percent (mean and std over "
+        "folds x seeds), parameters, a status, and the paper's reported numbers in paper_reported_* columns. "
+        "A row that cannot run here (e.g. no pretrained speech weights offline) is NOT RUN with the reason.",
+    )
+    p.add_argument("--profile", default="offline", choices=list(PROFILES), help="run profile (default: %(default)s)")
+    p.add_argument("--protocol", choices=["random", "loso"], default=None,
+                   help="random: the paper's 8:2 split; loso: leave one session out (default: the profile's)")
+    p.add_argument("--seeds", type=int, default=None, metavar="N", help="seeds 0..N-1 (default: the profile's)")
+    p.add_argument("--out", default="runs/table1", help="folder for table1.csv (default: %(default)s)")
+    p.add_argument("--audio-model", default="wav2vec2-base",
+                   help="speech encoder of the Wav2Vec2.0 row: wav2vec2-base, hubert-base, wavlm-base-plus, "
+                   "a hub id or a local folder (offline: a folder) (default: %(default)s)")
+    p.add_argument("--text-model", default=None,
+                   help="minilm (offline), deberta-v3-base, a hub id or a local folder (default: the profile's)")
+    p.add_argument("--data-root", default=None, help="corpus folder (default: the profile's)")
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: the profile's)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--results", default=None,
+                   help="cache of all results (default: runs/results or $SERNB_RESULTS)")
+    p.add_argument("--force", action="store_true", help="retrain even where a stored result exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
+    p.set_defaults(func=_cmd_table1)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    """Measure latency, throughput, memory and the fast paths; print a table, write JSON."""
+    from sernb.bench import format_report, run_benchmarks
+    from sernb.models.text import OfflineModelError
+
+    try:
+        report = run_benchmarks(args.profile, device=args.device, json_path=args.json, systems=args.systems,
+                                repeats=args.repeats, warmup=args.warmup, n_utts=args.n_utts,
+                                batch_size=args.batch_size, text_model=args.text_model,
+                                fast_paths=not args.no_fast_paths, paper_size=args.paper_size or None,
+                                paper_batch=args.paper_batch)
+    except (OfflineModelError, FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
+        print(f"sernb bench: error: {err}", file=sys.stderr)
+        return 2
+    print(format_report(report))
+    if args.json:
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
+    from sernb.profiles import PROFILES
+
+    p = sub.add_parser(
+        "bench",
+        help="latency, throughput, memory and fast-path speed-ups of every registered system",
+        description="For every registered system that can run here: parameters, inference latency per "
+        "sample at batch 1, throughput batched, peak memory (process RSS on CPU, "
+        "torch.cuda.max_memory_allocated on GPU) and training utterances/s; MFCC preprocessing in hours "
+        "of audio per minute; each fast path (MFCC cache, cached frozen text states, length bucketing, "
+        "all cores; on CUDA bf16, pinned memory, torch.compile) timed next to the straightforward "
+        "version, with their ratio. Timings are medians of repeats after warm-up.",
+    )
+    p.add_argument("--profile", default="smoke", choices=list(PROFILES),
+                   help="corpus, text model and benchmark sizes (smoke: CI, about a minute) (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the full report as JSON to FILE")
+    p.add_argument("--systems", nargs="+", default=None, metavar="NAME",
+                   help="only these registered systems (default: all)")
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats per figure (default: the profile's)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed warm-up calls (default: the profile's)")
+    p.add_argument("--n-utts", type=int, default=None, help="utterances to benchmark on (default: the profile's)")
+    p.add_argument("--batch-size", type=int, default=None, help="batched-inference and training batch size")
+    p.add_argument("--text-model", default=None, help="text encoder (default: the profile's)")
+    p.add_argument("--no-fast-paths", action="store_true", help="skip the fast-path comparisons")
+    p.add_argument("--paper-size", action="store_true",
+                   help="also time the paper's model with a DeBERTa-v3-base-sized encoder of RANDOM weights "
+                   "(timing only) and the 256-d BiLSTM")
+    p.add_argument("--paper-batch", type=int, default=None,
+                   help="batch size for --paper-size (default: --batch-size on GPU, 8 on CPU)")
+    p.set_defaults(func=_cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sernb",
+        description="Multimodal speech emotion recognition study package (see the book in book/).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "synth",
+        help="generate the embedded synthetic corpus (IEMOCAP layout, eSpeak NG speech)",
+        description="Write a synthetic corpus in the exact IEMOCAP_full_release layout. "
+        "Speech comes from eSpeak NG (the espeakng-loader package); nothing is downloaded. "
+        "The same seed gives byte-identical files.",
+    )
+    p.add_argument("--size", choices=["smoke", "default"], default="default",
+                   help="smoke: ~150 utterances for CI; default: ~1,600 for the book (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: data/synth/<size>); IEMOCAP_full_release/ is created inside")
+    p.add_argument("--seed", type=int, default=0, help="random seed for text, voices and noise (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="regenerate even if a complete corpus is already there")
+    p.set_defaults(func=_cmd_synth)
+
+
+    p = sub.add_parser(
+        "reproduce",
+        help="run every book chapter headless on a profile (papermill), then build the book",
+        description="Execute each chapter book/NN_*.py with papermill into runs/<profile>/<chapter>.ipynb, "
+        "injecting PROFILE, DATA_ROOT and DEVICE into its parameters cell; print a summary (time, output, "
+        "failing cell) and build the Jupyter Book from the executed notebooks into book/_build/html. "
+        "Exits non-zero if a chapter or the build fails.",
+    )
+    p.add_argument("--profile", default="offline",
+                   help="smoke (CI: tiny corpus and models), offline (default: synthetic corpus, CPU), "
+                   "full (GPU server, IEMOCAP under --data-root) (default: %(default)s)")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding your corpus (e.g. IEMOCAP_full_release) for the full profile")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--chapters", nargs="+", default=None, metavar="CHAPTER",
+                   help="only these chapters, by number or name (01, 01_data); default: all")
+    p.add_argument("--build", action=argparse.BooleanOptionalAction, default=True,
+                   help="build the book into book/_build/html after running (default: build)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra parameter for every chapter's parameters cell (repeatable), e.g. -p SEED=1")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
+    p.set_defaults(func=_cmd_reproduce)
+
+    _add_train_parser(sub)
+    _add_predict_parser(sub)
+    _add_bench_parser(sub)
+    _add_table1_parser(sub)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,489 @@
+"""Config -> cached, recorded result (chapters "Reproducing the paper", "Ablation", "Evaluation").
+
+:func:`run` loads the corpus, makes the folds of the protocol for every seed, trains one model per
+(fold, seed) with :func:`sernb.train.fit`, evaluates it on the test part, and stores everything under
+``<results>/<config hash>/`` (default ``runs/results/``, or ``$SERNB_RESULTS``)::
+
+    result.json              mean and std over folds x seeds, per-run metrics, histories, provenance
+    predictions.csv          every test prediction of every run, with class probabilities
+    attention.npz            a few cross-modal attention maps (heads x frames x tokens) per run
+    runs/<fold>__seed<k>/    one finished run each (run.json, ...); a killed run resumes from here
+
+The key hashes everything that changes the numbers (system, corpus content, protocol, seeds, model
+and training settings, sernb version), not the device or progress bars. The same config returns
+the stored result at once, so notebooks share runs and papermill reruns are cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+import sernb
+from sernb.data.dataset import SERDataset
+from sernb.metrics import SCALARS, classification_metrics, summarize
+from sernb.models.registry import build_model, get_system
+from sernb.profiles import Profile, get_profile
+from sernb.train import TrainConfig, fit, predict
+from sernb.utils import (
+    PROJECT_ROOT,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    config_hash,
+    pick_device,
+    seed_everything,
+)
+
+#: Settings that change how fast or how loudly a run goes, never its numbers; not in the key.
+RUNTIME_FIELDS = ("device", "progress", "profile")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything one experiment needs: a system, a corpus, a protocol, seeds and settings."""
+
+    system: str = "ours"
+    corpus: str = "synthetic"
+    data_root: str | None = None
+    synth_size: str = "default"
+    classes: int = 6
+    protocol: str = "random"
+    seeds: tuple[int, ...] = (0,)
+    text_model: str = "minilm"
+    max_frames: int | None = 300
+    max_tokens: int = 128
+    epochs: int = 8
+    patience: int | None = 3
+    batch_size: int = 64
+    lr: float = 1e-4
+    lr_text: float = 2e-5
+    class_weights: bool = False
+    model_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"heads": 4}
+    attention_samples: int = 6  # attention maps kept per run (one per class when possible)
+    device: str = "auto"
+    progress: bool = True
+    profile: str = ""  # the profile it came from, for the record
+
+    @classmethod
+    def from_profile(cls, profile: str | Profile = "offline", system: str = "ours",
+                     **overrides: Any) -> ExperimentConfig:
+        """Settings of ``profile`` for ``system``; ``overrides`` (None ignored) win."""
+        p = get_profile(profile) if isinstance(profile, str) else profile
+        own = {f.name for f in fields(cls)}
+        base = {k: v for k, v in p.to_dict().items() if k in own and k != "profile"}
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        if "seeds" in base:
+            base["seeds"] = tuple(base["seeds"])
+        return cls(system=system, profile=p.name, **base)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lr_text=self.lr_text,
+                           patience=self.patience, class_weights=self.class_weights, seed=seed,
+                           device=self.device, progress=self.progress)
+
+
+@dataclass
+class Result:
+    """A finished experiment: summary metrics, per-run records, predictions and attention maps."""
+
+    key: str
+    record: dict[str, Any]  # the content of result.json
+    path: Path
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.record["config"]
+
+    @property
+    def labels(self) -> list[str]:
+        return self.record["labels"]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Mean over runs of every metric (``std`` holds the standard deviations)."""
+        keys = (*SCALARS, "per_class_f1", "confusion", "std", "n_runs")
+        return {k: self.record[k] for k in keys}
+
+    @property
+    def history(self) -> dict[str, list[dict[str, float]]]:
+        """Per-epoch history of every run, keyed by run name (``"session-1__seed0"``)."""
+        return self.record["history"]
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """One row per (fold, seed) with its scalar metrics and timings."""
+        return pd.DataFrame([{k: v for k, v in r.items() if k not in ("per_class_f1", "confusion")}
+                             for r in self.record["runs"]])
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        """Every test prediction: run, fold, seed, utt_id, label, pred and ``p_<class>``."""
+        return pd.read_csv(self.path / "predictions.csv")
+
+    @property
+    def attention(self) -> list[dict[str, Any]]:
+        """Sampled attention maps: metadata plus ``weights`` (heads, frames, tokens)."""
+        samples = self.record.get("attention_samples", [])
+        if not samples:
+            return []
+        with np.load(self.path / "attention.npz") as arrays:
+            return [{**s, "weights": arrays[s["key"]]} for s in samples]
+
+    def summary(self) -> str:
+        """One line: mean ± std of the scalar metrics."""
+        std = self.record["std"]
+        parts = [f"{k} {self.record[k]:.3f}±{std[k]:.3f}" for k in SCALARS]
+        return f"{self.record['system']} [{self.record['config']['protocol']}, {self.record['n_runs']} runs]: " + ", ".join(parts)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Result:
+        folder = Path(folder)
+        record = json.loads((folder / "result.json").read_text())
+        return cls(record["key"], record, folder)
+
+
+def results_home() -> Path:
+    """``$SERNB_RESULTS`` if set, else ``runs/results`` in the checkout (git-ignored)."""
+    return Path(os.environ.get("SERNB_RESULTS", PROJECT_ROOT / "runs" / "results"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus and inputs
+# ---------------------------------------------------------------------------------------------
+
+def load_corpus(config: ExperimentConfig) -> pd.DataFrame:
+    """The utterance table of ``config.corpus`` (the synthetic one is generated on first use)."""
+    from sernb.data import load
+
+    if config.corpus == "synthetic" and config.data_root is None:
+        from sernb.data.synth import generate
+
+        root = generate(size=config.synth_size)
+    elif config.data_root is None:
+        raise ValueError(f"corpus {config.corpus!r} needs a data root (--data-root DIR or "
+                         "$SERNB_DATA_ROOT): the folder that contains IEMOCAP_full_release")
+    else:
+        root = config.data_root
+    return load(config.corpus, root, classes=config.classes)
+
+
+def class_names(classes: int) -> list[str]:
+    from sernb.data import EMOTIONS_4, EMOTIONS_6
+
+    if classes not in (4, 6):
+        raise ValueError(f"classes must be 6 or 4, not {classes!r}")
+    return list(EMOTIONS_6 if classes == 6 else EMOTIONS_4)
+
+
+InputProvider = Callable[[nn.Module, pd.DataFrame, dict[str, Any]], list[np.ndarray]]
+#: Batch field -> how to compute it for every row of a table. New systems register theirs here.
+INPUT_PROVIDERS: dict[str, InputProvider] = {}
+
+
+def register_input(name: str) -> Callable[[InputProvider], InputProvider]:
+    """Decorator: ``provider(model, table, context) -> one array per row`` for batch field ``name``."""
+
+    def decorator(provider: InputProvider) -> InputProvider:
+        INPUT_PROVIDERS[name] = provider
+        return provider
+
+    return decorator
+
+
+@register_input("mfcc")
+def _mfcc_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> list[np.ndarray]:
+    if "mfcc" not in context:
+        from sernb.data.features import extract_mfcc
+
+        context["mfcc"] = extract_mfcc(table, progress=context.get("progress", False))
+    return context["mfcc"]
+
+
+@register_input("tokens")
+def _token_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> list[np.ndarray]:
+    return model.text.tokenize(table["text"].tolist())
+
+
+@register_input("text_states")
+def _text_state_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> list[np.ndarray]:
+    from sernb.models.text import frozen_token_states
+
+    return frozen_token_states(model.text, table["text"].tolist(), device=context["device"],
+                               progress=context.get("progress", False))
+
+
+def prepare_inputs(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> dict[str, list]:
+    """Every batch field ``model.inputs`` asks for, for every row of ``table``."""
+    missing = [name for name in model.inputs if name not in INPUT_PROVIDERS]
+    if missing:
+        raise KeyError(f"no input provider for {missing}; register one with sernb.experiments.register_input")
+    return {name: INPUT_PROVIDERS[name](model, table, context) for name in model.inputs}
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+
+def experiment_key(config: ExperimentConfig, table: pd.DataFrame) -> str:
+    """Hash of the settings that change the numbers plus the corpus content and code version."""
+    settings = {k: v for k, v in config.to_dict().items() if k not in RUNTIME_FIELDS}
+    corpus = config_hash([table["utt_id"].tolist(), table["label"].tolist(), table["text"].tolist()])
+    return config_hash({"settings": settings, "corpus": corpus, "sernb": sernb.__version__})
+
+
+def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, force: bool = False,
+        keep_model: bool | str = False, table: pd.DataFrame | None = None) -> Result:
+    """Run (or load) ``config``: every fold of the protocol for every seed; mean ± std over them.
+
+    ``force`` retrains even when a stored result exists. ``keep_model`` saves each run's trained
+    model beside it (``"first"``: only the first run's; ``sernb train`` uses that for predict).
+    ``table`` replaces the corpus loading (for tests or a filtered table).
+    """
+    system = get_system(config.system)
+    table = load_corpus(config) if table is None else table
+    labels = class_names(config.classes)
+    key = experiment_key(config, table)
+    folder = Path(results_dir) if results_dir is not None else results_home()
+    folder = folder / key
+    if (folder / "result.json").exists() and not force:
+        return Result.load(folder)
+    if force and folder.exists():
+        shutil.rmtree(folder)
+    from sernb.data.splits import make_folds
+
+    started = time.perf_counter()
+    context: dict[str, Any] = {"device": pick_device(config.device), "progress": config.progress}
+    runs = []
+    for seed in config.seeds:
+        # Dialogue-context systems (needs "dialog", e.g. COGMEN) get folds that keep dialogs whole.
+        dialogs = {"keep_dialogs": True} if "dialog" in system.needs and config.protocol != "official" else {}
+        for fold in make_folds(table, config.protocol, seed=seed, **dialogs):
+            keep = keep_model is True or (keep_model == "first" and not runs)
+            runs.append(run_fold(config, table, fold, seed, folder / "runs" / f"{fold.name}__seed{seed}",
+                                 labels, context, keep_model=keep))
+    record = _aggregate(config, system.name, key, table, labels, runs, context, time.perf_counter() - started)
+    _write_tables(folder, runs, record)
+    atomic_write_json(folder / "result.json", record)
+    return Result.load(folder)  # exactly what a later cached call returns
+
+
+def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int, folder: Path,
+             labels: list[str], context: dict[str, Any], keep_model: bool = False) -> dict[str, Any]:
+    """Train and test one (fold, seed); stored in ``folder`` so a killed experiment resumes."""
+    done = folder / "run.json"
+    if done.exists():
+        return _load_run(folder)
+    seed_everything(seed)
+    model = build_model(config.system, n_classes=len(labels), text_model=config.text_model,
+                        max_tokens=config.max_tokens, **config.model_options)
+    targets = table["label"].map({name: i for i, name in enumerate(labels)})
+    if targets.isna().any():
+        raise ValueError(f"labels outside {labels}: {sorted(table['label'][targets.isna()].unique())}")
+    dataset = SERDataset(prepare_inputs(model, table, context), targets.to_numpy(), max_frames=config.max_frames)
+    train, val, test = (dataset.subset(rows) for rows in (fold.train, fold.val, fold.test))
+    if hasattr(model, "fit_audio_stats") and "mfcc" in train.inputs:
+        model.fit_audio_stats(torch.from_numpy(np.concatenate(train.inputs["mfcc"])))
+    fitted = fit(model, train, val, config.train_config(seed), n_classes=len(labels),
+                 checkpoint_dir=folder / "checkpoint")
+    chosen = _attention_rows(test.labels, config.attention_samples)
+    out = predict(model, test, batch_size=config.batch_size, device=context["device"], keep_attention=chosen)
+    metrics = classification_metrics(out.labels, out.preds, labels)
+    rows = np.asarray(fold.test)
+    run_record = {
+        "name": folder.name, "fold": fold.name, "seed": seed, **metrics,
+        "best_epoch": fitted.best_epoch, "epochs_run": fitted.epochs_run,
+        "params": sum(p.numel() for p in model.parameters()),
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "stopped_early": fitted.stopped_early, "seconds": fitted.seconds,
+        "seconds_per_epoch": fitted.seconds_per_epoch, "device": fitted.device,
+        "n_train": len(train), "n_val": len(val), "n_test": len(test), "history": fitted.history,
+    }
+    preds = pd.DataFrame({"run": folder.name, "fold": fold.name, "seed": seed,
+                          "utt_id": table["utt_id"].to_numpy()[rows],
+                          "label": [labels[i] for i in out.labels], "pred": [labels[i] for i in out.preds]})
+    for i, name in enumerate(labels):
+        preds[f"p_{name}"] = out.probs[:, i]
+    samples, arrays = _attention_records(model, table, rows, dataset, fold.test, out, labels, folder.name)
+    _save_run(folder, run_record, preds, samples, arrays)
+    if keep_model:
+        from sernb.models.checkpoint import save_model
+
+        save_model(model, folder / "model", labels=labels, extra=_model_extra(config))
+    shutil.rmtree(folder / "checkpoint", ignore_errors=True)
+    return _load_run(folder)
+
+
+def _attention_rows(test_labels: np.ndarray, k: int) -> list[int]:
+    """Up to ``k`` test rows, one per class first (then the next ones), for attention figures."""
+    chosen: list[int] = []
+    for c in sorted(set(test_labels.tolist())):
+        chosen.append(int(np.flatnonzero(test_labels == c)[0]))
+    chosen = chosen[:k]
+    for i in range(len(test_labels)):
+        if len(chosen) >= k:
+            break
+        if i not in chosen:
+            chosen.append(i)
+    return chosen
+
+
+def _attention_records(model: nn.Module, table: pd.DataFrame, rows: np.ndarray, dataset: SERDataset,
+                       test_rows: Sequence[int], out: Any, labels: list[str], run_name: str
+                       ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    samples, arrays = [], {}
+    text = getattr(model, "text", None)
+    for j, (i, weights) in enumerate(sorted(out.attention.items())):
+        key = f"{run_name}#{j}"
+        tokens = []
+        if text is not None:
+            tokens = text.tokenizer.convert_ids_to_tokens(text.tokenize([table["text"].iloc[rows[i]]])[0].tolist())
+        samples.append({"key": key, "run": run_name, "utt_id": str(table["utt_id"].iloc[rows[i]]),
+                        "label": labels[int(out.labels[i])], "pred": labels[int(out.preds[i])],
+                        "text": str(table["text"].iloc[rows[i]]), "tokens": tokens,
+                        "frames": int(weights.shape[1]), "heads": int(weights.shape[0])})
+        arrays[key] = weights.astype(np.float32)
+    return samples, arrays
+
+
+def _save_run(folder: Path, record: dict[str, Any], preds: pd.DataFrame, samples: list[dict],
+              arrays: dict[str, np.ndarray]) -> None:
+    atomic_write_text(folder / "predictions.csv", preds.to_csv(index=False))
+    _write_npz(folder / "attention.npz", arrays)
+    atomic_write_json(folder / "attention.json", samples)
+    atomic_write_json(folder / "run.json", record)  # last: marks the run finished
+
+
+def _load_run(folder: Path) -> dict[str, Any]:
+    record = json.loads((folder / "run.json").read_text())
+    record["_folder"] = str(folder)
+    return record
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _write_tables(folder: Path, runs: list[dict[str, Any]], record: dict[str, Any]) -> None:
+    """Concatenate per-run predictions and attention maps into the experiment folder."""
+    frames, arrays, samples = [], {}, []
+    for r in runs:
+        run_dir = Path(r["_folder"])
+        frames.append(pd.read_csv(run_dir / "predictions.csv"))
+        samples += json.loads((run_dir / "attention.json").read_text())
+        with np.load(run_dir / "attention.npz") as npz:
+            arrays.update({k: npz[k] for k in npz.files})
+    atomic_write_text(folder / "predictions.csv", pd.concat(frames).to_csv(index=False))
+    _write_npz(folder / "attention.npz", arrays)
+    record["attention_samples"] = samples
+
+
+def _aggregate(config: ExperimentConfig, system: str, key: str, table: pd.DataFrame, labels: list[str],
+               runs: list[dict[str, Any]], context: dict[str, Any], seconds: float) -> dict[str, Any]:
+    summary = summarize(runs, labels)
+    history = {r["name"]: r["history"] for r in runs}
+    per_run = [{k: v for k, v in r.items() if k not in ("history", "_folder")} for r in runs]
+    return {
+        "key": key, "system": system, "labels": labels, **summary, "history": history, "runs": per_run,
+        "config": config.to_dict(), "meta": provenance(config, table, context["device"], seconds, runs),
+    }
+
+
+def provenance(config: ExperimentConfig, table: pd.DataFrame, device: torch.device, seconds: float,
+               runs: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """Seed, corpus, protocol, code and library versions, device: what a reader needs to trust a number."""
+    import sklearn
+    import transformers
+
+    from sernb.models.text import SHORT_NAMES, resolve_text_model
+
+    corpus = str(table["corpus"].iloc[0]) if len(table) else config.corpus
+    text_info = None
+    if "text" in get_system(config.system).needs:
+        spec = resolve_text_model(config.text_model)
+        text_info = {"text_model": config.text_model, "source": spec.source, "label": spec.label,
+                     "description": SHORT_NAMES.get(config.text_model, spec.location),
+                     "untrained": spec.untrained}
+    return {
+        "seeds": list(config.seeds), "protocol": config.protocol, "corpus": corpus,
+        "synthetic": corpus == "synthetic", "data_root": table.attrs.get("root"),
+        "n_utterances": len(table), "label_counts": table["label"].value_counts().to_dict(),
+        "sernb_version": sernb.__version__, "git_commit": git_commit(),
+        "libraries": {"python": platform.python_version(), "torch": torch.__version__,
+                      "transformers": transformers.__version__, "scikit-learn": sklearn.__version__,
+                      "numpy": np.__version__, "pandas": pd.__version__},
+        "device": describe_device(device), "text_encoder": text_info, "seconds": seconds,
+        "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in runs])) if runs else None,
+        "cpu_seconds_per_epoch": float(np.nanmean([h.get("cpu_seconds", np.nan) for r in runs for h in r["history"]]))
+        if runs else None,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (with ``+dirty`` when files changed), or None outside git."""
+    try:
+        head = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "") if head else None
+
+
+def _model_extra(config: ExperimentConfig) -> dict[str, Any]:
+    from sernb.data.features import MFCCConfig
+
+    return {"mfcc": asdict(MFCCConfig()), "max_frames": config.max_frames, "corpus": config.corpus,
+            "protocol": config.protocol, "experiment": config.to_dict()}
+
+
+def results_table(results: Sequence[Result]) -> pd.DataFrame:
+    """One row per result: system, protocol, runs and ``mean ± std`` of each scalar metric."""
+    rows = []
+    for r in results:
+        row = {"system": r.record["system"], "protocol": r.config["protocol"], "runs": r.record["n_runs"]}
+        for k in SCALARS:
+            row[k] = f"{r.record[k]:.3f} ± {r.record['std'][k]:.3f}"
+        row["s/epoch"] = round(r.record["meta"]["seconds_per_epoch"] or float("nan"), 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# The Table 1 comparison systems register themselves and their input providers on import; they
+# import this module's register_input, so they come last.
+from sernb.models import blstm_dcnn, cogmen, wav2vec  # noqa: E402,F401
+
+
+def table1(*args: Any, **kwargs: Any) -> pd.DataFrame:
+    """The paper's Table 1 for every comparison system; see :func:`sernb.table1.table1`."""
+    from sernb.table1 import table1 as build_table1
+
+    return build_table1(*args, **kwargs)

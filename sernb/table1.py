@@ -1,0 +1,142 @@
+"""Table 1 of the paper in full: every comparison system on one corpus and protocol.
+
+:func:`table1` runs (or loads, results are cached by config hash) each system with
+:func:`sernb.experiments.run` and writes ``<out>/table1.csv``: one row per system with the encoders
+that actually ran, our metrics in percent (mean and std over folds x seeds), parameter counts,
+a status (``"ran"`` or ``"not run: <why>"``) and the numbers the paper reports, in separate
+``paper_reported_*`` columns so they are never mistaken for ours. A row that cannot run here
+(no pretrained speech weights offline) says why and which option provides them; it never gets a
+number from untrained weights. The shell's ``sernb table1`` calls this.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from torch import nn
+
+from sernb.experiments import ExperimentConfig, run
+from sernb.metrics import SCALARS
+from sernb.models.registry import build_model
+from sernb.models.text import OfflineModelError
+from sernb.models.wav2vec import DEFAULT_AUDIO_MODEL, resolve_audio_model
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """A row of the paper's Table 1 as printed (accuracy and F1 in percent, parameters in millions)."""
+
+    name: str
+    accuracy: float
+    f1: float
+    params_m: float
+
+
+#: Our system name -> the paper's row, in the paper's order.
+PAPER_TABLE1: dict[str, PaperRow] = {
+    "blstm_dcnn": PaperRow("BLSTM+DCNN", 64.78, 62.1, 12.4),
+    "wav2vec2": PaperRow("Wav2Vec2.0", 45.46, 42.3, 94.4),
+    "text_only": PaperRow("DeBERTa V3", 63.21, 60.8, 44.0),
+    "cogmen": PaperRow("COGMEN", 78.9, 76.5, 28.7),
+    "baseline": PaperRow("Baseline", 64.4, 61.2, 18.3),
+    "ours": PaperRow("Ours", 83.5, 82.1, 27.6),
+}
+SYSTEMS: tuple[str, ...] = tuple(PAPER_TABLE1)
+#: Errors that mean "this row cannot run on this machine", reported in the table, not raised.
+CANNOT_RUN = (OfflineModelError, FileNotFoundError, OSError)
+
+
+def describe_encoders(model: nn.Module) -> dict[str, str]:
+    """Which text and audio encoders ``model`` really uses (the table's provenance columns)."""
+    if hasattr(model, "encoders"):
+        return model.encoders()
+    config = getattr(model, "config", None)
+    text, audio = "-", "-"
+    if getattr(model, "text", None) is not None:
+        how = "fine-tuned" if config.finetune_text else "frozen"
+        text = f"{model.text.spec.label} ({how})"
+    if getattr(model, "audio", None) is not None:
+        audio = "40-d MFCC -> BiLSTM" if config.audio == "bilstm" else "40-d MFCC, mean pooled (linear)"
+    return {"text": text, "audio": audio}
+
+
+def table1(profile: str = "offline", protocol: str | None = None, seeds: int | Sequence[int] | None = None,
+           out: str | Path = "runs/table1", *, systems: Sequence[str] = SYSTEMS,
+           audio_model: str = DEFAULT_AUDIO_MODEL, results_dir: str | Path | None = None,
+           force: bool = False, **overrides: Any) -> pd.DataFrame:
+    """Run every Table 1 system; write and return ``<out>/table1.csv``.
+
+    ``seeds``: N runs seeds 0..N-1, a sequence is taken as is, None keeps the profile's.
+    ``audio_model`` is the speech encoder of the Wav2Vec2.0 row (short name, hub id or folder).
+    ``overrides`` are :class:`~sernb.experiments.ExperimentConfig` fields (``text_model``,
+    ``epochs``, ``data_root``, ``device``, ...); None values keep the profile's.
+    """
+    if "model_options" in overrides:
+        raise TypeError("table1 runs each system with its own defaults; model_options would apply to all "
+                        "six, so run sernb.experiments.run for a variant instead")
+    unknown = sorted(set(systems) - set(PAPER_TABLE1))
+    if unknown:
+        raise KeyError(f"not Table 1 systems: {unknown}; choose from {list(PAPER_TABLE1)}")
+    if isinstance(seeds, int):
+        seeds = tuple(range(seeds))
+    rows = [_row(name, profile, protocol, seeds, audio_model, results_dir, force, overrides)
+            for name in systems]
+    frame = pd.DataFrame(rows)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(folder / "table1.csv", index=False)
+    return frame
+
+
+def _row(name: str, profile: str, protocol: str | None, seeds: Sequence[int] | None, audio_model: str,
+         results_dir: str | Path | None, force: bool, overrides: dict[str, Any]) -> dict[str, Any]:
+    paper = PAPER_TABLE1[name]
+    options = {"audio_model": audio_model} if name == "wav2vec2" else {}
+    config = ExperimentConfig.from_profile(profile, system=name, protocol=protocol, seeds=seeds,
+                                           model_options=options, **overrides)
+    row: dict[str, Any] = {"system": name, "paper_name": paper.name, "text_encoder": "-",
+                           "audio_encoder": "-", "status": "ran"}
+    row.update({k: float("nan") for k in _metric_columns()})
+    row.update({"n_runs": 0, "params_m": float("nan"), "trainable_params_m": float("nan"),
+                "wall_seconds": float("nan"), "corpus": config.corpus, "protocol": config.protocol})
+    started = time.perf_counter()
+    try:
+        if name == "wav2vec2":
+            spec = resolve_audio_model(audio_model)  # fails fast offline, before any data work
+            row["audio_encoder"] = spec.label
+            if spec.untrained:
+                raise _NotRun(f"{spec.label}: Table 1 never reports numbers from untrained weights; pass "
+                              "--audio-model with a pretrained folder or hub id")
+        model = build_model(name, n_classes=config.classes, text_model=config.text_model,
+                            max_tokens=config.max_tokens, **config.model_options)
+        encoders = describe_encoders(model)
+        row["text_encoder"], row["audio_encoder"] = encoders["text"], encoders["audio"]
+        row["params_m"] = round(sum(p.numel() for p in model.parameters()) / 1e6, 2)
+        row["trainable_params_m"] = round(sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, 2)
+        del model
+        result = run(config, results_dir=results_dir, force=force)
+    except (*CANNOT_RUN, _NotRun) as err:
+        row["status"] = f"not run: {err}"
+    else:
+        record = result.record
+        for k in SCALARS:
+            row[k] = round(100 * record[k], 2)
+            row[f"{k}_std"] = round(100 * record["std"][k], 2)
+        row["n_runs"] = record["n_runs"]
+    row["wall_seconds"] = round(time.perf_counter() - started, 1)
+    row.update({"paper_reported_accuracy": paper.accuracy, "paper_reported_f1": paper.f1,
+                "paper_reported_params_m": paper.params_m})
+    return row
+
+
+def _metric_columns() -> list[str]:
+    return [c for k in SCALARS for c in (k, f"{k}_std")]
+
+
+class _NotRun(RuntimeError):
+    """A row this machine could run but must not report (e.g. untrained weights)."""

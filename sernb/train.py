@@ -1,0 +1,371 @@
+"""One training loop for every system (chapter "Training"; the shell's ``sernb train``).
+
+:func:`fit` trains any module that maps a batch to ``{"logits": ...}``: AdamW with two parameter
+groups (pretrained text encoder 2e-5, everything else 1e-4, Section 4.2), linear warm-up and decay,
+gradient clipping at 1.0, optional class weights, early stopping on validation balanced accuracy
+with the best weights restored, and a per-epoch history for the overfitting curves (Table 4).
+
+With a ``checkpoint_dir`` every finished epoch is saved atomically (weights in safetensors; the
+optimizer, scheduler, RNG states and bookkeeping in a small torch file). A killed run called again
+with the same folder resumes after its last finished epoch and ends exactly where an uninterrupted
+run would have: batch order depends only on ``(seed, epoch)`` and the RNG states are restored.
+On CUDA the forward pass runs under bf16 autocast; on CPU in float32, same code.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+from torch.utils.data import DataLoader
+
+from sernb.data.dataset import BucketBatchSampler, SERDataset, collate
+from sernb.metrics import classification_metrics
+from sernb.utils import atomic_write_bytes, pick_device, seed_everything
+
+STATE_FILE = "trainer_state.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; the defaults are the paper's (Section 4.2) where it gives them."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-4  # everything but the pretrained encoder
+    lr_text: float = 2e-5  # the pretrained text encoder ("BERT layers")
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    warmup: float = 0.1  # fraction of all steps with a linear warm-up; then linear decay to 0
+    patience: int | None = 5  # epochs without a better validation UA before stopping; None: never
+    class_weights: bool = False  # weight the loss by inverse class frequency ("balanced")
+    seed: int = 0
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1"
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    bucket: bool = True  # batch utterances of similar length together
+    progress: bool = True  # tqdm bars
+
+
+@dataclass
+class Predictions:
+    """Class probabilities for every row of a dataset, in row order."""
+
+    probs: np.ndarray  # (N, C)
+    labels: np.ndarray  # (N,), -1 where unknown
+    loss: float | None = None
+    attention: dict[int, np.ndarray] = field(default_factory=dict)  # row -> (heads, T_i, L_i)
+
+    @property
+    def preds(self) -> np.ndarray:
+        return self.probs.argmax(1)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` learned: the history and where the best epoch was (1-based)."""
+
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_score: float
+    stopped_early: bool
+    seconds: float
+    device: str
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return float(np.mean([h["seconds"] for h in self.history])) if self.history else float("nan")
+
+
+def param_groups(model: nn.Module, lr: float, lr_text: float) -> list[dict]:
+    """Two AdamW groups: parameters under ``model.pretrained_prefixes`` get ``lr_text``."""
+    prefixes = tuple(getattr(model, "pretrained_prefixes", ()))
+    pretrained, rest = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (pretrained if prefixes and name.startswith(prefixes) else rest).append(p)
+    groups = [{"params": rest, "lr": lr, "name": "new"}]
+    if pretrained:
+        groups.append({"params": pretrained, "lr": lr_text, "name": "pretrained"})
+    return groups
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
+    """scikit-learn's "balanced" weights ``n / (C * count)``; absent classes count as 1."""
+    counts = np.maximum(np.bincount(labels, minlength=n_classes), 1)
+    return torch.as_tensor(len(labels) / (n_classes * counts), dtype=torch.float32)
+
+
+def _loader(dataset: SERDataset, batch_size: int, seed: int, shuffle: bool, bucket: bool) -> DataLoader:
+    sampler = BucketBatchSampler(dataset.lengths(), batch_size, seed=seed, shuffle=shuffle, bucket=bucket)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=0)
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _autocast(device: torch.device, amp: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+def _scores(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> dict[str, float]:
+    m = classification_metrics(labels, preds, [str(i) for i in range(n_classes)])
+    return {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"], "macro_f1": m["macro_f1"]}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, dataset: SERDataset, *, batch_size: int = 64, device: str | torch.device = "auto",
+            amp: bool = True, weight: torch.Tensor | None = None, keep_attention: Sequence[int] = (),
+            progress: bool = False) -> Predictions:
+    """Run ``model`` in eval mode over ``dataset``; keep attention maps for rows in ``keep_attention``."""
+    from tqdm.auto import tqdm
+
+    device = pick_device(device) if isinstance(device, str) else device
+    model.to(device).eval()
+    n = len(dataset)
+    probs: np.ndarray | None = None
+    keep = set(int(i) for i in keep_attention)
+    attention: dict[int, np.ndarray] = {}
+    loss_sum, known = 0.0, 0
+    for batch in tqdm(_loader(dataset, batch_size, 0, shuffle=False, bucket=True), desc="predict",
+                      disable=not progress, leave=False):
+        batch = _to(batch, device)
+        with _autocast(device, amp):
+            out = model(batch)
+        logits = out["logits"].float()
+        if probs is None:
+            probs = np.zeros((n, logits.shape[1]), dtype=np.float32)
+        rows = batch["index"].cpu().numpy()
+        probs[rows] = torch.softmax(logits, -1).cpu().numpy()
+        labels = batch["label"]
+        if (labels >= 0).all():
+            loss_sum += float(F.cross_entropy(logits, labels, weight=_on(weight, device), reduction="sum"))
+            known += len(labels)
+        if keep and out.get("attention") is not None:
+            _keep_attention(out["attention"], batch, rows, keep, attention)
+    if probs is None:
+        raise ValueError("predict: the dataset is empty")
+    loss = loss_sum / known if known == n else None
+    return Predictions(probs, dataset.labels.copy(), loss, attention)
+
+
+def _on(weight: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if weight is None else weight.to(device)
+
+
+def _keep_attention(weights: torch.Tensor, batch: dict[str, torch.Tensor], rows: np.ndarray,
+                    keep: set[int], into: dict[int, np.ndarray]) -> None:
+    """Store (heads, real frames, real tokens) slices of the attention maps of chosen rows."""
+    frame_mask = batch["mfcc_mask"]
+    token_mask = batch["tokens_mask"] if "tokens_mask" in batch else batch["text_states_mask"]
+    for j, row in enumerate(rows):
+        if int(row) in keep:
+            t, length = int(frame_mask[j].sum()), int(token_mask[j].sum())
+            into[int(row)] = weights[j, :, :t, :length].float().cpu().numpy()
+
+
+def fit(model: nn.Module, train_set: SERDataset, val_set: SERDataset | None, config: TrainConfig,
+        *, n_classes: int | None = None, checkpoint_dir: str | Path | None = None,
+        on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> FitResult:
+    """Train ``model`` on ``train_set``, early-stop on ``val_set``; return the history.
+
+    The model ends with its best weights. ``on_epoch_end(record)`` runs after each epoch is
+    recorded and checkpointed (a notebook can plot live; a test can simulate a crash).
+    """
+    from tqdm.auto import tqdm
+
+    device = pick_device(config.device)
+    seed_everything(config.seed)
+    n_classes = n_classes or int(max(train_set.labels.max(), val_set.labels.max() if val_set else 0)) + 1
+    has_val = val_set is not None and len(val_set) > 0
+    model.to(device)
+    weight = class_weights(train_set.labels, n_classes).to(device) if config.class_weights else None
+    loader = _loader(train_set, config.batch_size, config.seed, shuffle=True, bucket=config.bucket)
+    optimizer = torch.optim.AdamW(param_groups(model, config.lr, config.lr_text),
+                                  weight_decay=config.weight_decay)
+    scheduler = _warmup_linear(optimizer, config.epochs * len(loader), config.warmup)
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    state = _TrainerState()
+    if ckpt is not None and (ckpt / STATE_FILE).exists():
+        state = _restore(ckpt, model, optimizer, scheduler, device)
+
+    bar = tqdm(total=config.epochs, initial=len(state.history), desc="epochs", disable=not config.progress)
+    try:
+        while not state.finished and len(state.history) < config.epochs:
+            epoch = len(state.history)
+            loader.batch_sampler.set_epoch(epoch)
+            start, cpu_start = time.perf_counter(), time.process_time()
+            record = {"epoch": epoch + 1, **_train_epoch(model, loader, optimizer, scheduler, config,
+                                                          device, weight, n_classes)}
+            if has_val:
+                val = predict(model, val_set, batch_size=config.batch_size, device=device, amp=config.amp,
+                              weight=weight)
+                record.update({"val_loss": val.loss, **{f"val_{k}": v for k, v in
+                                                        _scores(val.labels, val.preds, n_classes).items()}})
+            record["seconds"] = time.perf_counter() - start
+            record["cpu_seconds"] = time.process_time() - cpu_start  # honest under a busy machine
+            record["lr"] = optimizer.param_groups[0]["lr"]
+            state.update(record, model, has_val, config.patience, config.epochs)
+            if ckpt is not None:
+                _save(ckpt, state, model, optimizer, scheduler, asdict(config))
+            bar.update(1)
+            bar.set_postfix({k: round(record[k], 3) for k in ("loss", "val_balanced_accuracy") if k in record})
+            if on_epoch_end is not None:
+                on_epoch_end(record)
+    finally:
+        bar.close()
+    if state.best_weights is not None:
+        model.load_state_dict(state.best_weights)
+    model.eval()
+    return FitResult(state.history, state.best_epoch, state.best_score, state.stopped_early,
+                     float(sum(h["seconds"] for h in state.history)), str(device))
+
+
+def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler, config: TrainConfig, device: torch.device,
+                 weight: torch.Tensor | None, n_classes: int) -> dict[str, float]:
+    from tqdm.auto import tqdm
+
+    model.train()
+    loss_sum, labels, preds = 0.0, [], []
+    for batch in tqdm(loader, desc="train", leave=False, disable=not config.progress):
+        batch = _to(batch, device)
+        with _autocast(device, config.amp):
+            logits = model(batch)["logits"].float()
+        loss = F.cross_entropy(logits, batch["label"], weight=weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        loss_sum += float(loss.detach()) * len(logits)
+        labels.append(batch["label"].cpu().numpy())
+        preds.append(logits.argmax(1).cpu().numpy())
+    y, p = np.concatenate(labels), np.concatenate(preds)
+    return {"loss": loss_sum / len(y), **_scores(y, p, n_classes)}
+
+
+def _warmup_linear(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float
+                   ) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup`` of the steps, then linear decay to zero at the last step."""
+    warm = max(1, math.ceil(warmup * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (total_steps - step) / max(1, total_steps - warm))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@dataclass
+class _TrainerState:
+    """Bookkeeping that must survive an interruption."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_score: float = -math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    finished: bool = False
+    best_weights: dict[str, torch.Tensor] | None = None
+    improved: bool = False
+
+    def update(self, record: dict[str, float], model: nn.Module, has_val: bool, patience: int | None,
+               epochs: int) -> None:
+        self.history.append(record)
+        score = record["val_balanced_accuracy"] if has_val else float(len(self.history))
+        self.improved = score > self.best_score
+        if self.improved:
+            self.best_score, self.best_epoch, self.bad_epochs = score, record["epoch"], 0
+            self.best_weights = _cpu_copy(model.state_dict())
+        else:
+            self.bad_epochs += 1
+        self.stopped_early = has_val and patience is not None and self.bad_epochs >= patience
+        self.finished = self.stopped_early or len(self.history) >= epochs
+
+
+def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Independent contiguous CPU copies (no shared storage, so safetensors accepts them)."""
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
+
+
+def _save(folder: Path, state: _TrainerState, model: nn.Module, optimizer: torch.optim.Optimizer,
+          scheduler: torch.optim.lr_scheduler.LRScheduler, config: dict) -> None:
+    """Weights first (new file names), then the state that points at them, then clean up."""
+    epoch = len(state.history)
+    last = f"last-e{epoch:03d}.safetensors"
+    atomic_write_bytes(folder / last, save_safetensors(_cpu_copy(model.state_dict())))
+    best = f"best-e{state.best_epoch:03d}.safetensors"
+    if state.improved or not (folder / best).exists():
+        atomic_write_bytes(folder / best, save_safetensors(state.best_weights))
+    payload = {
+        "history": state.history, "best_score": state.best_score, "best_epoch": state.best_epoch,
+        "bad_epochs": state.bad_epochs, "stopped_early": state.stopped_early, "finished": state.finished,
+        "last_file": last, "best_file": best, "config": config,
+        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": _rng_state(),
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(folder / STATE_FILE, buffer.getvalue())
+    for old in folder.glob("*.safetensors"):
+        if old.name not in (last, best):
+            old.unlink(missing_ok=True)
+
+
+def _restore(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+             scheduler: torch.optim.lr_scheduler.LRScheduler, device: torch.device) -> _TrainerState:
+    payload = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
+    model.load_state_dict(load_safetensors((folder / payload["last_file"]).read_bytes()))
+    model.to(device)
+    optimizer.load_state_dict(payload["optimizer"])
+    scheduler.load_state_dict(payload["scheduler"])
+    _set_rng_state(payload["rng"])
+    return _TrainerState(
+        history=payload["history"], best_score=payload["best_score"], best_epoch=payload["best_epoch"],
+        bad_epochs=payload["bad_epochs"], stopped_early=payload["stopped_early"],
+        finished=payload["finished"],
+        best_weights=load_safetensors((folder / payload["best_file"]).read_bytes()),
+    )
+
+
+def _rng_state() -> dict:
+    np_state = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_tuples(state["python"]))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuples(x):
+    """torch.load gives lists back where Python's random state wants tuples."""
+    return tuple(_tuples(v) for v in x) if isinstance(x, list | tuple) else x

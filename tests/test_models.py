@@ -1,0 +1,209 @@
+"""Model shapes and masks, the registry, text-encoder loading (offline) and checkpoints."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from sernb.models import ModelConfig, build_model, get_system, register, system_names
+from sernb.models.audio import BiLSTMAudio, masked_mean
+from sernb.models.checkpoint import load_model, save_model
+from sernb.models.text import (
+    OfflineModelError,
+    TextEncoder,
+    frozen_token_states,
+    resolve_text_model,
+)
+
+ABLATION = ("baseline", "ablation_lstm", "ablation_finetune", "ours")
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SERNB_DATA", str(tmp_path / "data"))
+
+
+def lengths_mask(lengths: list[int]) -> torch.Tensor:
+    return torch.arange(max(lengths))[None] < torch.tensor(lengths)[:, None]
+
+
+def make_batch(model, frames=(30, 17, 5), tokens=(9, 4, 3), seed=0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    batch = {"mfcc": torch.randn(len(frames), max(frames), 40, generator=g), "mfcc_mask": lengths_mask(list(frames)),
+             "tokens": torch.randint(1000, 5000, (len(tokens), max(tokens)), generator=g),
+             "tokens_mask": lengths_mask(list(tokens))}
+    if "text_states" in model.inputs:
+        dim = model.text.backbone_dim
+        batch["text_states"] = torch.randn(len(tokens), max(tokens), dim, generator=g)
+        batch["text_states_mask"] = batch["tokens_mask"]
+    return batch
+
+
+@pytest.fixture(scope="module")
+def ours():
+    torch.manual_seed(0)
+    return build_model("ours", text_model="tiny-deberta").eval()
+
+
+def test_masked_mean_ignores_padding():
+    x = torch.tensor([[[1.0], [3.0], [100.0]]])
+    assert masked_mean(x, torch.tensor([[True, True, False]])).item() == pytest.approx(2.0)
+
+
+# The configurations of the paper's model; Table 1 systems with other inputs have tests of their own.
+SER_SYSTEMS = [n for n in system_names() if get_system(n).config is not None]
+
+
+@pytest.mark.parametrize("name", SER_SYSTEMS)
+def test_every_system_gives_logits_of_the_right_shape(name):
+    torch.manual_seed(0)
+    model = build_model(name, text_model="tiny-deberta", n_classes=4).eval()
+    out = model(make_batch(model))
+    assert out["logits"].shape == (3, 4)
+    assert torch.isfinite(out["logits"]).all()
+    if name == "ours":
+        assert out["attention"].shape == (3, 8, 30, 9)  # (batch, heads, frames, tokens)
+    else:
+        assert out["attention"] is None
+
+
+def test_padded_tokens_get_no_attention_weight(ours):
+    batch = make_batch(ours)
+    weights = ours(batch)["attention"]
+    for b, n_tokens in enumerate((9, 4, 3)):
+        assert torch.all(weights[b, :, :, n_tokens:] == 0)
+        real = weights[b, :, :, :n_tokens].sum(-1)
+        assert torch.allclose(real, torch.ones_like(real), atol=1e-5)
+
+
+def test_padded_frames_and_tokens_do_not_change_the_prediction(ours):
+    batch = make_batch(ours)
+    noisy = {k: v.clone() for k, v in batch.items()}
+    noisy["mfcc"][~batch["mfcc_mask"]] = 1e3  # garbage in the padding
+    noisy["tokens"][~batch["tokens_mask"]] = 7
+    with torch.no_grad():
+        assert torch.allclose(ours(batch)["logits"], ours(noisy)["logits"], atol=1e-5)
+
+
+def test_an_utterance_alone_equals_it_in_a_padded_batch(ours):
+    batch = make_batch(ours)
+    alone = {"mfcc": batch["mfcc"][2:, :5], "mfcc_mask": batch["mfcc_mask"][2:, :5],
+             "tokens": batch["tokens"][2:, :3], "tokens_mask": batch["tokens_mask"][2:, :3]}
+    with torch.no_grad():
+        assert torch.allclose(ours(batch)["logits"][2:], ours(alone)["logits"], atol=1e-5)
+
+
+def test_bilstm_backward_direction_starts_at_the_last_real_frame():
+    torch.manual_seed(0)
+    enc = BiLSTMAudio(40, 16)
+    x = torch.randn(1, 6, 40)
+    short, _ = enc(x[:, :4], torch.ones(1, 4, dtype=torch.bool))
+    padded, _ = enc(x, torch.tensor([[True] * 4 + [False] * 2]))
+    assert torch.allclose(short, padded[:, :4], atol=1e-6)
+    assert torch.all(padded[:, 4:] == 0)
+
+
+def test_ablation_is_four_configurations_of_one_model():
+    configs = [get_system(n).config for n in ABLATION]
+    assert [c.audio for c in configs] == ["mean", "bilstm", "bilstm", "bilstm"]
+    assert [c.finetune_text for c in configs] == [False, False, True, True]
+    assert [c.fusion for c in configs] == ["concat", "concat", "concat", "attention"]
+    assert get_system("audio_only").needs == ("audio",)
+    assert get_system("text_only").needs == ("text",)
+    assert get_system("ours").needs == ("audio", "text")
+    assert ModelConfig().heads == 8 and ModelConfig().hidden == 256 and ModelConfig().dropout == 0.3
+
+
+def test_bad_configs_are_named():
+    with pytest.raises(ValueError, match="fusion"):
+        ModelConfig(fusion="sum")
+    with pytest.raises(ValueError, match="modalities"):
+        ModelConfig(modalities="video")
+    with pytest.raises(TypeError, match="unknown option"):
+        build_model("ours", text_model="tiny-deberta", hiden=3)
+    with pytest.raises(KeyError, match="registered"):
+        get_system("nope")
+
+
+def test_registering_a_new_system_is_one_decorator():
+    @register("test_linear", needs=("audio",), description="for this test", replace_existing=True)
+    def build(n_classes: int = 6, **common):
+        class Linear(torch.nn.Module):
+            inputs = ("mfcc",)
+
+            def __init__(self):
+                super().__init__()
+                self.fc = torch.nn.Linear(40, n_classes)
+
+            def forward(self, batch):
+                return {"logits": self.fc(masked_mean(batch["mfcc"], batch["mfcc_mask"])), "attention": None}
+
+        return Linear()
+
+    model = build_model("test_linear", n_classes=3, text_model="ignored")
+    assert model.sernb_system == "test_linear"
+    assert model(make_batch(model))["logits"].shape == (3, 3)
+    with pytest.raises(ValueError, match="already registered"):
+        register("test_linear", needs=("audio",))(build)
+
+
+def test_offline_hub_request_fails_at_once_with_what_to_do():
+    start = time.perf_counter()
+    for name in ("deberta-v3-base", "someone/some-uncached-model"):
+        with pytest.raises(OfflineModelError, match="HF_HUB_OFFLINE") as err:
+            resolve_text_model(name)
+        assert "local folder" in str(err.value)
+    with pytest.raises(OfflineModelError):
+        build_model("ours", text_model="deberta-v3-base")
+    assert time.perf_counter() - start < 2
+
+
+def test_missing_local_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_text_model(str(tmp_path / "no-such-model"))
+
+
+def test_tiny_deberta_is_labelled_untrained():
+    spec = resolve_text_model("tiny-deberta")
+    assert spec.untrained and "UNTRAINED" in spec.label
+    assert resolve_text_model("minilm").untrained is False
+
+
+def test_packaged_minilm_loads_offline():
+    enc = TextEncoder("minilm", hidden=256, finetune=False)
+    assert enc.backbone_dim == 384
+    assert enc.spec.source == "package"
+    ids = enc.tokenize(["I am so happy today!"])[0]
+    assert ids[0] == enc.tokenizer.cls_token_id
+
+
+def test_frozen_states_are_cached_and_match_the_live_encoder(tmp_path):
+    from sernb.models import text as text_module
+
+    torch.manual_seed(0)
+    model = build_model("baseline", text_model="tiny-deberta").eval()
+    texts = ["one two three", "a longer sentence here, with more tokens", "one two three"]
+    states = frozen_token_states(model.text, texts, cache_dir=tmp_path)
+    assert len(list((tmp_path / model.text.fingerprint()).glob("*.npy"))) == 2  # unique texts
+    text_module._MEMORY_CACHE.clear()
+    again = frozen_token_states(model.text, texts, cache_dir=tmp_path)  # read from disk
+    assert all(np.array_equal(a, b) for a, b in zip(states, again, strict=True))
+    ids = model.text.tokenize(texts[1:2])[0]
+    with torch.no_grad():
+        live = model.text.backbone_states(torch.as_tensor(ids)[None], torch.ones(1, len(ids), dtype=torch.bool))
+    assert np.allclose(live[0].numpy(), states[1], atol=1e-5)
+
+
+def test_checkpoint_rebuilds_the_same_model(ours, tmp_path):
+    batch = make_batch(ours)
+    save_model(ours, tmp_path / "m", labels=["a", "b", "c", "d", "e", "f"], extra={"max_frames": 10})
+    assert {"model.json", "model.safetensors", "text"} <= {p.name for p in (tmp_path / "m").iterdir()}
+    again, info = load_model(tmp_path / "m")
+    assert info["system"] == "ours" and info["labels"][0] == "a"
+    assert info["text_encoder"]["untrained"] is True
+    with torch.no_grad():
+        assert torch.equal(ours(batch)["logits"], again(batch)["logits"])

@@ -1,0 +1,57 @@
+"""Execute every chapter of the book on the smoke profile with nbval, one test per chapter.
+
+nbval runs .ipynb files and cannot inject parameters, so each chapter is converted from its
+py:percent source with jupytext, parameterised with papermill (``PROFILE = "smoke"``, injected
+after the chapter's ``parameters`` cell exactly as ``sernb reproduce`` does) and written to a
+temporary folder; ``pytest --nbval-lax`` then runs it in a subprocess, so a failing chapter
+names itself and shows nbval's report. ``--nbval-lax`` checks that every cell runs; output is
+compared only for cells tagged ``nbval-check-output`` (none so far: the committed notebooks
+carry no outputs to compare against).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sernb.reproduce import chapter_notebook, list_chapters
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+CHAPTERS = list_chapters(BOOK)
+SMOKE = {"PROFILE": "smoke", "DATA_ROOT": None, "DEVICE": "cpu"}
+#: Per chapter, generous for a 2-core CI machine; a smoke chapter should take well under a minute.
+TIMEOUT_S = 600
+
+
+def parameterised_copy(chapter: Path, folder: Path, parameters: dict) -> Path:
+    """The chapter as an .ipynb with ``parameters`` injected after its parameters cell."""
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = load_notebook_node(chapter_notebook(chapter))  # adds the metadata papermill expects
+    nb = parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
+    target = folder / f"{chapter.stem}.ipynb"
+    nbformat.write(nb, target)
+    return target
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_runs_on_smoke_profile(chapter: Path, tmp_path: Path):
+    notebook = parameterised_copy(chapter, tmp_path, SMOKE)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1",
+           "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "--color=no",
+               f"--nbval-cell-timeout={TIMEOUT_S}", "-p", "no:cacheprovider", "-q",
+               "-W", "ignore::DeprecationWarning", str(notebook)]
+    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT_S + 60, check=False)
+    output = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)  # kernel tracebacks are coloured
+    tail = "\n".join(output.strip().splitlines()[-60:])
+    assert proc.returncode == 0, f"{chapter.name} failed on the smoke profile (nbval):\n{tail}"
