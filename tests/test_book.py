@@ -163,7 +163,7 @@ import ipywidgets
 import plotly.express as px
 import sys
 print("profile is", PROFILE)
-print("kernel python", sys.executable)
+print("kernel prefix", sys.prefix)
 
 # %%
 px.bar(x=["a", "b"], y=[1, 2], title="mini")
@@ -216,7 +216,7 @@ def test_reproduce_runs_chapters_with_injected_parameters(mini_report):
     assert len(injected) == 1 and "PROFILE = \"smoke\"" in injected[0].source
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "profile is smoke" in printed
-    assert f"kernel python {sys.executable}\n" in printed  # papermill ran this environment's python
+    assert f"kernel prefix {sys.prefix}\n" in printed  # papermill ran this environment's python
 
 
 def test_reproduce_reports_the_failing_cell_and_fails(mini_report):
