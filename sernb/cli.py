@@ -11,9 +11,14 @@ from pathlib import Path
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
+    from sernb.data.espeak import EspeakError
     from sernb.data.synth import generate
 
-    root = generate(size=args.size, out=args.out, seed=args.seed, overwrite=args.overwrite)
+    try:
+        root = generate(size=args.size, out=args.out, seed=args.seed, overwrite=args.overwrite, verbose=True)
+    except (ValueError, FileExistsError, EspeakError) as exc:  # bad seed, a foreign folder, no eSpeak
+        print(f"sernb synth: {exc}", file=sys.stderr)
+        return 2
     print(f"synthetic IEMOCAP-format corpus ({args.size}, seed {args.seed}) at {root}")
     return 0
 
