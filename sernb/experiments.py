@@ -35,7 +35,7 @@ from torch import nn
 import sernb
 from sernb.data.dataset import SERDataset
 from sernb.metrics import SCALARS, classification_metrics, summarize
-from sernb.models.registry import build_model, get_system
+from sernb.models.registry import get_system
 from sernb.profiles import Profile, get_profile
 from sernb.train import TrainConfig, fit, predict
 from sernb.utils import (
@@ -65,6 +65,7 @@ class ExperimentConfig:
     seeds: tuple[int, ...] = (0,)
     text_model: str = "minilm"
     max_frames: int | None = 300
+    frame_pool: int = 1
     max_tokens: int = 128
     epochs: int = 8
     patience: int | None = 3
@@ -150,7 +151,10 @@ class Result:
         """One line: mean ± std of the scalar metrics."""
         std = self.record["std"]
         parts = [f"{k} {self.record[k]:.3f}±{std[k]:.3f}" for k in SCALARS]
-        return f"{self.record['system']} [{self.record['config']['protocol']}, {self.record['n_runs']} runs]: " + ", ".join(parts)
+        text = self.record["meta"].get("text_encoder") or {}
+        warning = " [UNTRAINED text encoder: numbers mean nothing]" if text.get("untrained") else ""
+        return (f"{self.record['system']} [{self.record['config']['protocol']}, {self.record['n_runs']} runs]: "
+                + ", ".join(parts) + warning)
 
     @classmethod
     def load(cls, folder: str | Path) -> Result:
@@ -291,8 +295,10 @@ def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int
     if done.exists():
         return _load_run(folder)
     seed_everything(seed)
-    model = build_model(config.system, n_classes=len(labels), text_model=config.text_model,
-                        max_tokens=config.max_tokens, **config.model_options)
+    system = get_system(config.system)
+    shared = {"text_model": config.text_model, "max_tokens": config.max_tokens, "frame_pool": config.frame_pool}
+    options = {k: v for k, v in shared.items() if system.accepts(k)}
+    model = system.build(n_classes=len(labels), **options, **config.model_options)
     targets = table["label"].map({name: i for i, name in enumerate(labels)})
     if targets.isna().any():
         raise ValueError(f"labels outside {labels}: {sorted(table['label'][targets.isna()].unique())}")
@@ -320,7 +326,7 @@ def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int
                           "label": [labels[i] for i in out.labels], "pred": [labels[i] for i in out.preds]})
     for i, name in enumerate(labels):
         preds[f"p_{name}"] = out.probs[:, i]
-    samples, arrays = _attention_records(model, table, rows, dataset, fold.test, out, labels, folder.name)
+    samples, arrays = _attention_records(model, table, rows, out, labels, folder.name)
     _save_run(folder, run_record, preds, samples, arrays)
     if keep_model:
         from sernb.models.checkpoint import save_model
@@ -344,9 +350,9 @@ def _attention_rows(test_labels: np.ndarray, k: int) -> list[int]:
     return chosen
 
 
-def _attention_records(model: nn.Module, table: pd.DataFrame, rows: np.ndarray, dataset: SERDataset,
-                       test_rows: Sequence[int], out: Any, labels: list[str], run_name: str
-                       ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+def _attention_records(model: nn.Module, table: pd.DataFrame, rows: np.ndarray, out: Any, labels: list[str],
+                       run_name: str) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Metadata (utterance, label, prediction, tokens) and weights of the kept attention maps."""
     samples, arrays = [], {}
     text = getattr(model, "text", None)
     for j, (i, weights) in enumerate(sorted(out.attention.items())):
@@ -469,7 +475,9 @@ def results_table(results: Sequence[Result]) -> pd.DataFrame:
     """One row per result: system, protocol, runs and ``mean ± std`` of each scalar metric."""
     rows = []
     for r in results:
-        row = {"system": r.record["system"], "protocol": r.config["protocol"], "runs": r.record["n_runs"]}
+        text = r.record["meta"].get("text_encoder") or {}
+        row = {"system": r.record["system"], "protocol": r.config["protocol"], "runs": r.record["n_runs"],
+               "text encoder": text.get("label", "-"), "corpus": r.record["meta"]["corpus"]}
         for k in SCALARS:
             row[k] = f"{r.record[k]:.3f} ± {r.record['std'][k]:.3f}"
         row["s/epoch"] = round(r.record["meta"]["seconds_per_epoch"] or float("nan"), 1)

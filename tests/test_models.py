@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sernb.models import ModelConfig, build_model, get_system, register, system_names
-from sernb.models.audio import BiLSTMAudio, masked_mean
+from sernb.models.audio import BiLSTMAudio, masked_mean, pool_frames
 from sernb.models.checkpoint import load_model, save_model
 from sernb.models.text import (
     OfflineModelError,
@@ -101,10 +101,31 @@ def test_bilstm_backward_direction_starts_at_the_last_real_frame():
     torch.manual_seed(0)
     enc = BiLSTMAudio(40, 16)
     x = torch.randn(1, 6, 40)
-    short, _ = enc(x[:, :4], torch.ones(1, 4, dtype=torch.bool))
-    padded, _ = enc(x, torch.tensor([[True] * 4 + [False] * 2]))
+    short, _, _ = enc(x[:, :4], torch.ones(1, 4, dtype=torch.bool))
+    padded, _, _ = enc(x, torch.tensor([[True] * 4 + [False] * 2]))
     assert torch.allclose(short, padded[:, :4], atol=1e-6)
     assert torch.all(padded[:, 4:] == 0)
+
+
+def test_frame_pooling_averages_real_frames_only():
+    x = torch.arange(7, dtype=torch.float32).view(1, 7, 1)
+    mask = torch.tensor([[True] * 5 + [False] * 2])
+    pooled, new_mask = pool_frames(x, mask, 3)
+    assert pooled[0, :, 0].tolist() == [1.0, 3.5, 0.0]  # (0+1+2)/3, (3+4)/2, nothing real
+    assert new_mask.tolist() == [[True, True, False]]
+
+
+def test_pooled_frames_keep_attention_masks():
+    torch.manual_seed(0)
+    model = build_model("ours", text_model="tiny-deberta", frame_pool=3).eval()
+    batch = make_batch(model)
+    out = model(batch)
+    assert out["attention"].shape == (3, 8, 10, 9)  # 30 frames -> 10 steps of 30 ms
+    assert out["frame_mask"].sum(1).tolist() == [10, 6, 2]  # ceil(30/3), ceil(17/3), ceil(5/3)
+    noisy = {k: v.clone() for k, v in batch.items()}
+    noisy["mfcc"][~batch["mfcc_mask"]] = 1e3
+    with torch.no_grad():
+        assert torch.allclose(model(batch)["logits"], model(noisy)["logits"], atol=1e-5)
 
 
 def test_ablation_is_four_configurations_of_one_model():

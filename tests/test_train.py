@@ -108,6 +108,8 @@ def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path):
     with pytest.raises(Killed):
         fit(model, train, val, config(epochs=4), n_classes=6, checkpoint_dir=tmp_path, on_epoch_end=kill_after_epoch_2)
     resumed_model, train, val = make("ours", seed=123)  # a fresh process would build a fresh model
+    with pytest.raises(ValueError, match="other settings"):
+        fit(resumed_model, train, val, config(epochs=4, lr=0.5), n_classes=6, checkpoint_dir=tmp_path)
     resumed = fit(resumed_model, train, val, config(epochs=4), n_classes=6, checkpoint_dir=tmp_path)
     straight_model, train, val = make("ours")
     straight = fit(straight_model, train, val, config(epochs=4), n_classes=6)

@@ -11,14 +11,16 @@ Adding a system (e.g. a Table 1 comparison row) is one call::
     def build_wav2vec2(n_classes: int = 6, **common) -> nn.Module:
         ...
 
-A factory receives the common options ``n_classes``, ``text_model`` and ``max_tokens`` plus any
-user overrides, and may ignore the common ones it does not use. The module it returns has
+A factory always receives ``n_classes``; the profile-wide options ``text_model``, ``max_tokens``
+and ``frame_pool`` only when its signature names them (:meth:`System.accepts`); user overrides
+(``ExperimentConfig.model_options``) always. The module it returns has
 ``forward(batch) -> {"logits": ..., "attention": ... or None}`` and an ``inputs`` tuple naming the
 batch fields it reads (see :mod:`sernb.data.dataset`). Chapter "Ablation" lists the systems.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -41,6 +43,13 @@ class System:
     description: str = ""
     paper: str = ""  # the paper row it reproduces, e.g. "Table 2, baseline"
     config: ModelConfig | None = None  # set for SERModel systems
+
+    def accepts(self, option: str) -> bool:
+        """Whether the factory takes ``option`` by name (a ModelConfig field, for configurations)."""
+        if self.config is not None:
+            return option in {f.name for f in fields(ModelConfig)}
+        param = inspect.signature(self.factory).parameters.get(option)
+        return param is not None and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
 
     def build(self, **options: Any) -> nn.Module:
         model = self.factory(**options)

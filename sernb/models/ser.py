@@ -1,7 +1,8 @@
 """The paper's model and all its ablations as one ``nn.Module`` driven by a :class:`ModelConfig`.
 
 ``SERModel(config)(batch)`` takes a batch from :func:`sernb.data.dataset.collate` and returns
-``{"logits": (B, C), "attention": (B, heads, T, L) or None}``. Which tensors it needs is listed in
+``{"logits": (B, C), "attention": (B, heads, T', L) or None, "frame_mask": (B, T') or None}``
+(T' = T / frame_pool audio steps). Which tensors it needs is listed in
 :attr:`SERModel.inputs`. Chapter "The model, piece by piece" walks through :meth:`SERModel.forward`.
 """
 
@@ -26,7 +27,7 @@ class SERModel(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.audio = build_audio_encoder(c.audio, c.n_mfcc, c.hidden) if c.uses_audio else None
+        self.audio = build_audio_encoder(c.audio, c.n_mfcc, c.hidden, c.frame_pool) if c.uses_audio else None
         self.text = TextEncoder(c.text_model, c.hidden, c.finetune_text, c.max_tokens) if c.uses_text else None
         self.cross = CrossModalAttention(c.hidden, c.heads) if c.cross_attention else None
         n_parts = int(c.uses_audio) + int(c.uses_text)  # attention: pooled fused frames + text vector
@@ -49,10 +50,9 @@ class SERModel(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | None]:
         parts: list[torch.Tensor] = []
-        attention = None
+        attention = frame_mask = None
         if self.audio is not None:
-            frame_mask = batch["mfcc_mask"]
-            frames, audio_vec = self.audio(batch["mfcc"], frame_mask)
+            frames, frame_mask, audio_vec = self.audio(batch["mfcc"], batch["mfcc_mask"])
         if self.text is not None:
             if "text_states" in batch:  # frozen encoder, states precomputed once
                 token_mask = batch["text_states_mask"]
@@ -70,7 +70,7 @@ class SERModel(nn.Module):
             if self.text is not None:
                 parts.append(text_vec)
         logits = self.head(concat_fusion(*parts))
-        return {"logits": logits, "attention": attention}
+        return {"logits": logits, "attention": attention, "frame_mask": frame_mask}
 
     def describe(self) -> dict[str, object]:
         """Parameter counts and the text encoder's provenance, for tables and result records."""
