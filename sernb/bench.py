@@ -199,7 +199,15 @@ class BenchData:
     text_model: str
     max_tokens: int
     max_frames: int | None
+    frame_pool: int = 1
     context: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, system: str) -> nn.Module:
+        """``system`` built with the profile's shared options (text model, tokens, frame pooling)."""
+        from sernb.models.registry import build_with_shared
+
+        shared = {"text_model": self.text_model, "max_tokens": self.max_tokens, "frame_pool": self.frame_pool}
+        return build_with_shared(system, self.n_classes, shared)
 
 
 def load_bench_data(settings: BenchSettings, device: torch.device) -> BenchData:
@@ -214,7 +222,7 @@ def load_bench_data(settings: BenchSettings, device: torch.device) -> BenchData:
     labels = table["label"].map({n: i for i, n in enumerate(names)}).to_numpy()
     max_frames = config.max_frames if settings.max_frames == -1 else settings.max_frames
     return BenchData(table, labels, len(names), config.text_model, config.max_tokens, max_frames,
-                     {"device": device, "progress": False})
+                     config.frame_pool, {"device": device, "progress": False})
 
 
 def build_dataset(model: nn.Module, data: BenchData, inputs: dict[str, list] | None = None) -> SERDataset:
@@ -295,12 +303,11 @@ def compare_epochs(model: nn.Module, slow: tuple[SERDataset, dict[str, Any]], fa
 
 def bench_system(name: str, data: BenchData, settings: BenchSettings, device: torch.device) -> dict[str, Any]:
     """All figures for one registered system, or a record that says why it was skipped."""
-    from sernb.models.registry import build_model, get_system
+    from sernb.models.registry import get_system
 
     system = get_system(name)
     try:
-        model = build_model(name, n_classes=data.n_classes, text_model=data.text_model,
-                            max_tokens=data.max_tokens)
+        model = data.build(name)
         dataset = build_dataset(model, data)
     except Exception as err:  # offline weights, a missing input provider, an unsupported corpus...
         return {"system": name, "status": "skipped", "reason": f"{type(err).__name__}: {err}",
@@ -371,9 +378,8 @@ def frozen_text_benchmark(data: BenchData, settings: BenchSettings, device: torc
     encoder's weights). The straightforward version feeds token ids, so the frozen backbone runs
     inside every training step. Both train the same model for the same epochs with ``fit``.
     """
-    from sernb.models.registry import build_model
 
-    model = build_model(system, n_classes=data.n_classes, text_model=data.text_model, max_tokens=data.max_tokens)
+    model = data.build(system)
     if getattr(model, "inputs", ()) and "text_states" not in model.inputs:
         raise ValueError(f"system {system!r} does not use cached frozen text states")
     cached_set = build_dataset(model, data)
@@ -416,9 +422,8 @@ def padded_fraction(lengths: Sequence[int], batches: Sequence[Sequence[int]]) ->
 def bucketing_benchmark(data: BenchData, settings: BenchSettings, device: torch.device,
                         system: str = MAIN_SYSTEM) -> dict[str, Any]:
     """Length-bucketed vs random batches: padding of frames and tokens, and a training epoch each."""
-    from sernb.models.registry import build_model
 
-    model = build_model(system, n_classes=data.n_classes, text_model=data.text_model, max_tokens=data.max_tokens)
+    model = data.build(system)
     dataset = build_dataset(model, data)
     batch_size = max(2, min(settings.batch_size, len(dataset) // 4))  # several batches, or nothing to sort
     frames = dataset.lengths()
@@ -446,9 +451,8 @@ def bucketing_benchmark(data: BenchData, settings: BenchSettings, device: torch.
 def gpu_benchmarks(data: BenchData, settings: BenchSettings, device: torch.device,
                    system: str = MAIN_SYSTEM) -> list[dict[str, Any]]:
     """bf16 autocast vs fp32, pinned + non_blocking copies vs plain, torch.compile vs eager."""
-    from sernb.models.registry import build_model
 
-    model = build_model(system, n_classes=data.n_classes, text_model=data.text_model, max_tokens=data.max_tokens)
+    model = data.build(system)
     dataset = build_dataset(model, data)
     model.to(device).eval()
     rows = range(min(settings.batch_size, len(dataset)))
@@ -667,7 +671,6 @@ def scaling(profile: str = "offline", sizes: Sequence[int] | None = None, system
     1/4, 1/2 and all of it). Preprocessing is MFCC extraction without the cache plus tokenization.
     """
     from sernb.data.features import extract_mfcc
-    from sernb.models.registry import build_model
 
     settings = BenchSettings.for_profile(profile, device=device, n_utts=10**9, **overrides)
     dev = pick_device(settings.device)
@@ -683,7 +686,7 @@ def scaling(profile: str = "offline", sizes: Sequence[int] | None = None, system
         rows_ = np.sort(order[:size])
         data = replace(full, table=full.table.iloc[rows_].reset_index(drop=True), labels=full.labels[rows_],
                        context={"device": dev, "progress": False})
-        model = build_model(system, n_classes=data.n_classes, text_model=data.text_model, max_tokens=data.max_tokens)
+        model = data.build(system)
         start = time.perf_counter()
         mfcc = extract_mfcc(data.table, use_cache=False, progress=False)
         if getattr(model, "text", None) is not None:

@@ -33,9 +33,10 @@ import torch
 from torch import nn
 
 import sernb
+from sernb.augment import Mitigations, epoch_augmenter
 from sernb.data.dataset import SERDataset
 from sernb.metrics import SCALARS, classification_metrics, summarize
-from sernb.models.registry import get_system
+from sernb.models.registry import build_with_shared, get_system
 from sernb.profiles import Profile, get_profile
 from sernb.train import TrainConfig, fit, predict
 from sernb.utils import (
@@ -50,6 +51,9 @@ from sernb.utils import (
 
 #: Settings that change how fast or how loudly a run goes, never its numbers; not in the key.
 RUNTIME_FIELDS = ("device", "progress", "profile")
+#: Fields added after results were first stored: left out of the key while empty, so adding one
+#: does not invalidate every cached result.
+OPTIONAL_FIELDS = ("mitigations",)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ class ExperimentConfig:
     lr_text: float = 2e-5
     class_weights: bool = False
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"heads": 4}
+    #: The paper's remedies for overfitting (Section 5.1), see sernb.augment.Mitigations; {}: none.
+    mitigations: dict[str, Any] = field(default_factory=dict)
     attention_samples: int = 6  # attention maps kept per run (one per class when possible)
     device: str = "auto"
     progress: bool = True
@@ -87,17 +93,26 @@ class ExperimentConfig:
         own = {f.name for f in fields(cls)}
         base = {k: v for k, v in p.to_dict().items() if k in own and k != "profile"}
         base.update({k: v for k, v in overrides.items() if v is not None})
+        if base.get("data_root") and "corpus" not in overrides and not _is_synthetic(base["data_root"]):
+            base["corpus"] = "iemocap"  # a data root of real recordings: never label them synthetic
         if "seeds" in base:
             base["seeds"] = tuple(base["seeds"])
         return cls(system=system, profile=p.name, **base)
 
+    def __post_init__(self) -> None:
+        Mitigations.parse(self.mitigations)  # unknown keys or bad values: a clear error now, not mid-run
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def shared_model_options(self) -> dict[str, Any]:
+        """Model options every system gets when its factory takes them (see ``build_with_shared``)."""
+        return {"text_model": self.text_model, "max_tokens": self.max_tokens, "frame_pool": self.frame_pool}
 
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lr_text=self.lr_text,
                            patience=self.patience, class_weights=self.class_weights, seed=seed,
-                           device=self.device, progress=self.progress)
+                           device=self.device, progress=self.progress, **Mitigations.parse(self.mitigations).train)
 
 
 @dataclass
@@ -172,6 +187,13 @@ def results_home() -> Path:
 # Corpus and inputs
 # ---------------------------------------------------------------------------------------------
 
+def _is_synthetic(root: str | Path) -> bool:
+    """Whether ``root`` holds a corpus made by ``sernb synth`` (it has the generator's manifest)."""
+    from sernb.data.synth import MANIFEST_NAME
+
+    return (Path(root) / MANIFEST_NAME).is_file()
+
+
 def load_corpus(config: ExperimentConfig) -> pd.DataFrame:
     """The utterance table of ``config.corpus`` (the synthetic one is generated on first use)."""
     from sernb.data import load
@@ -229,8 +251,13 @@ def _token_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any])
 def _text_state_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> list[np.ndarray]:
     from sernb.models.text import frozen_token_states
 
-    return frozen_token_states(model.text, table["text"].tolist(), device=context["device"],
-                               progress=context.get("progress", False))
+    states = frozen_token_states(model.text, table["text"].tolist(), device=context["device"],
+                                 progress=context.get("progress", False))
+    if getattr(model, "cross", True) is None:
+        # Concatenation reads only the mean token: masked_mean(proj(S)) == proj(mean(S)) for the
+        # linear projection, so one vector per text gives the same logits and 1/L of the batch.
+        return [s.mean(0, keepdims=True) for s in states]
+    return states
 
 
 def prepare_inputs(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> dict[str, list]:
@@ -247,7 +274,8 @@ def prepare_inputs(model: nn.Module, table: pd.DataFrame, context: dict[str, Any
 
 def experiment_key(config: ExperimentConfig, table: pd.DataFrame) -> str:
     """Hash of the settings that change the numbers plus the corpus content and code version."""
-    settings = {k: v for k, v in config.to_dict().items() if k not in RUNTIME_FIELDS}
+    settings = {k: v for k, v in config.to_dict().items()
+                if k not in RUNTIME_FIELDS and not (k in OPTIONAL_FIELDS and not v)}
     corpus = config_hash([table["utt_id"].tolist(), table["label"].tolist(), table["text"].tolist()])
     return config_hash({"settings": settings, "corpus": corpus, "sernb": sernb.__version__})
 
@@ -295,10 +323,7 @@ def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int
     if done.exists():
         return _load_run(folder)
     seed_everything(seed)
-    system = get_system(config.system)
-    shared = {"text_model": config.text_model, "max_tokens": config.max_tokens, "frame_pool": config.frame_pool}
-    options = {k: v for k, v in shared.items() if system.accepts(k)}
-    model = system.build(n_classes=len(labels), **options, **config.model_options)
+    model = build_with_shared(config.system, len(labels), config.shared_model_options(), **config.model_options)
     targets = table["label"].map({name: i for i, name in enumerate(labels)})
     if targets.isna().any():
         raise ValueError(f"labels outside {labels}: {sorted(table['label'][targets.isna()].unique())}")
@@ -306,8 +331,10 @@ def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int
     train, val, test = (dataset.subset(rows) for rows in (fold.train, fold.val, fold.test))
     if hasattr(model, "fit_audio_stats") and "mfcc" in train.inputs:
         model.fit_audio_stats(torch.from_numpy(np.concatenate(train.inputs["mfcc"])))
+    augment = epoch_augmenter(Mitigations.parse(config.mitigations), table.iloc[list(fold.train)], train, model,
+                              seed, config.max_frames)
     fitted = fit(model, train, val, config.train_config(seed), n_classes=len(labels),
-                 checkpoint_dir=folder / "checkpoint")
+                 checkpoint_dir=folder / "checkpoint", augment=augment)
     chosen = _attention_rows(test.labels, config.attention_samples)
     out = predict(model, test, batch_size=config.batch_size, device=context["device"], keep_attention=chosen)
     metrics = classification_metrics(out.labels, out.preds, labels)

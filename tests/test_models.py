@@ -15,6 +15,7 @@ from sernb.models.text import (
     OfflineModelError,
     TextEncoder,
     frozen_token_states,
+    hub_offline,
     resolve_text_model,
 )
 
@@ -228,3 +229,36 @@ def test_checkpoint_rebuilds_the_same_model(ours, tmp_path):
     assert info["text_encoder"]["untrained"] is True
     with torch.no_grad():
         assert torch.equal(ours(batch)["logits"], again(batch)["logits"])
+
+
+def test_concat_systems_read_one_mean_state_per_text_with_the_same_logits():
+    """The frozen-text fast path: concatenation only needs the mean token state of each text."""
+    import pandas as pd
+
+    from sernb.experiments import prepare_inputs
+
+    torch.manual_seed(0)
+    model = build_model("baseline", text_model="tiny-deberta").eval()
+    table = pd.DataFrame({"text": ["I am so angry with you", "fine", "what a lovely day it is today"]})
+    pooled = prepare_inputs(model, table, {"device": torch.device("cpu"), "mfcc": [np.zeros((5, 40))] * 3})
+    assert [s.shape[0] for s in pooled["text_states"]] == [1, 1, 1]
+    batch = make_batch(model, frames=(5, 5, 5), tokens=(9, 4, 3))
+    full = batch["text_states"] * batch["text_states_mask"].unsqueeze(-1)
+    means = full.sum(1, keepdim=True) / batch["text_states_mask"].sum(1).view(-1, 1, 1)
+    short = {**batch, "text_states": means, "text_states_mask": torch.ones(3, 1, dtype=torch.bool)}
+    with torch.no_grad():
+        assert torch.allclose(model(batch)["logits"], model(short)["logits"], atol=1e-5)
+    attention = build_model("ours", text_model="tiny-deberta", finetune_text=False).eval()
+    states = prepare_inputs(attention, table, {"device": torch.device("cpu"), "mfcc": [np.zeros((5, 40))] * 3})
+    assert min(s.shape[0] for s in states["text_states"]) > 1  # attention needs every token
+
+
+@pytest.mark.parametrize(("env", "offline"), [({}, True), ({"HF_HUB_OFFLINE": "0"}, False),
+                                              ({"HF_HUB_OFFLINE": "1"}, True),
+                                              ({"TRANSFORMERS_OFFLINE": "yes"}, True)])
+def test_no_downloads_unless_asked(monkeypatch, env, offline):
+    for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert hub_offline() is offline

@@ -110,6 +110,17 @@ def build_model(name: str, **options: Any) -> nn.Module:
     return get_system(name).build(**options)
 
 
+def build_with_shared(name: str, n_classes: int, shared: dict[str, Any], **options: Any) -> nn.Module:
+    """Build ``name`` with the profile-wide ``shared`` options it accepts, plus its own ``options``.
+
+    ``shared`` holds ``text_model``, ``max_tokens``, ``frame_pool``: a system that has no text
+    branch (or no frames to pool) simply does not receive them.
+    """
+    system = get_system(name)
+    accepted = {k: v for k, v in shared.items() if system.accepts(k)}
+    return system.build(n_classes=n_classes, **accepted, **options)
+
+
 # The paper's ablation (Table 2), one step at a time, and the single-modality rows (Table 1).
 _BASELINE = ModelConfig(audio="mean", finetune_text=False, fusion="concat")
 register_config("baseline", _BASELINE, paper="Table 2: Baseline (mean pooling + static BERT)",

@@ -58,9 +58,16 @@ class TextModelSpec:
 
 
 def hub_offline() -> bool:
-    """True when Hugging Face hub access is switched off (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``)."""
-    return any(os.environ.get(k, "").strip().lower() in _OFFLINE_VALUES
-               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    """Whether sernb may reach the Hugging Face hub: only when ``HF_HUB_OFFLINE`` says so.
+
+    sernb never downloads unless asked: with ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) unset
+    it behaves as offline (local folders and the local cache only, no network retries). Set
+    ``HF_HUB_OFFLINE=0`` on a machine that should download deberta-v3-base or wav2vec2 weights.
+    """
+    values = [os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")]
+    if all(v is None for v in values):
+        return True
+    return any(v is not None and v.strip().lower() in _OFFLINE_VALUES for v in values)
 
 
 def minilm_path() -> str:
@@ -133,11 +140,12 @@ def load_text_backbone(spec: TextModelSpec) -> tuple[nn.Module, object]:
         return _tiny_deberta()
     hf_logging.set_verbosity_error()  # the "some weights were not used" chatter is expected
     try:
-        tokenizer = AutoTokenizer.from_pretrained(spec.location)
+        tokenizer = AutoTokenizer.from_pretrained(spec.location, local_files_only=hub_offline())
         if _BUILD_FROM_CONFIG[-1]:
-            backbone = AutoModel.from_config(AutoConfig.from_pretrained(spec.location))
+            backbone = AutoModel.from_config(AutoConfig.from_pretrained(spec.location,
+                                                                        local_files_only=hub_offline()))
         else:
-            backbone = AutoModel.from_pretrained(spec.location)
+            backbone = AutoModel.from_pretrained(spec.location, local_files_only=hub_offline())
     except OSError as err:
         where = "hub id" if spec.source == "hub" else "folder"
         raise OSError(f"could not load text model {spec.name!r} from {where} {spec.location!r}: "

@@ -87,7 +87,7 @@ def load_ssl_backbone(spec: AudioModelSpec) -> nn.Module:
             return Wav2Vec2Model(config)
     hf_logging.set_verbosity_error()
     try:
-        return AutoModel.from_pretrained(spec.location)
+        return AutoModel.from_pretrained(spec.location, local_files_only=hub_offline())
     except OSError as err:
         raise OSError(f"could not load speech encoder {spec.name!r} from {spec.location!r}: {err}") from err
 
