@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sernb.utils import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from torch import nn
 
 #: Where ``sernb train`` puts the model of its first run unless ``--out`` says otherwise.
 DEFAULT_CHECKPOINT = PROJECT_ROOT / "runs" / "train" / "model"
@@ -32,6 +36,9 @@ class Prediction:
     system: str
     modalities: tuple[str, ...]
     notes: list[str] = field(default_factory=list)
+    #: Cross-modal attention (heads, audio steps, tokens) and the token strings, when the model has them.
+    attention: np.ndarray | None = None
+    tokens: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return {"label": self.label, "probs": self.probs, "system": self.system,
@@ -45,19 +52,30 @@ def predict_file(wav: str | os.PathLike, text: str | None = None,
     Raises :class:`sernb.data.audio.AudioError` for unreadable audio and :class:`TranscriptNeeded`
     when the model reads text and ``text`` is missing.
     """
+    from sernb.models.checkpoint import load_model
+
+    model, info = load_model(checkpoint, device=device)
+    return predict_clip(model, info, wav, text, device=device, source=str(checkpoint))
+
+
+def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike, text: str | None = None, device: str = "cpu",
+                 source: str = "memory") -> Prediction:
+    """:func:`predict_file` for a model already loaded (``load_model``); also keeps its attention map.
+
+    A notebook that predicts many clips loads the model once and calls this; ``source`` names the
+    model in error messages.
+    """
     from sernb.data.audio import load_audio
     from sernb.data.dataset import SERDataset
     from sernb.data.features import MFCCConfig, mfcc
-    from sernb.models.checkpoint import load_model
     from sernb.train import predict
 
-    model, info = load_model(checkpoint, device=device)
     reads_text = any(name in model.inputs for name in ("tokens", "text_states"))
     reads_audio = "mfcc" in model.inputs
     notes = []
     if reads_text and not (text and text.strip()):
         raise TranscriptNeeded(
-            f"the model in {checkpoint} ({info['system']}) reads the transcript as well as the audio: "
+            f"the model in {source} ({info['system']}) reads the transcript as well as the audio: "
             "pass it with --text \"...\". To predict from audio alone, train an audio-only model "
             "(sernb train --system audio_only --out DIR) and pass --checkpoint DIR/model.")
     if text and not reads_text:
@@ -72,8 +90,11 @@ def predict_file(wav: str | os.PathLike, text: str | None = None,
         notes.append(f"{wav} was not read: this model is text-only")
     if reads_text:
         inputs["tokens"] = model.text.tokenize([text])  # a frozen encoder runs on the fly here
-    out = predict(model, SERDataset(inputs, max_frames=info.get("max_frames")), device=device)
+    out = predict(model, SERDataset(inputs, max_frames=info.get("max_frames")), device=device,
+                  keep_attention=[0])
     labels = info["labels"]
     probs = {name: float(p) for name, p in zip(labels, out.probs[0], strict=True)}
     modalities = tuple(m for m, used in (("audio", reads_audio), ("text", reads_text)) if used)
-    return Prediction(labels[int(out.preds[0])], probs, info["system"], modalities, notes)
+    tokens = model.text.tokenizer.convert_ids_to_tokens(inputs["tokens"][0].tolist()) if reads_text else []
+    return Prediction(labels[int(out.preds[0])], probs, info["system"], modalities, notes,
+                      attention=out.attention.get(0), tokens=tokens)

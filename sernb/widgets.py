@@ -63,3 +63,89 @@ def utterance_explorer(table: pd.DataFrame, n_mfcc: int = 40, max_listed: int = 
     utterances.observe(show, names="value")
     refresh_list()
     return w.VBox([w.HBox([emotion, speaker]), utterances, out])
+
+
+def attention_explorer(maps: list, max_frames: int | None, k: int, corpus: str = ""):
+    """Pick a class, an utterance and a head; see its attention beside MFCC and prosody (chapter 7).
+
+    ``maps`` are :class:`sernb.attention.AttentionMap` of the test set; ``k`` is the model's
+    frame pooling. Figures are computed on demand, so all test utterances can be browsed.
+    """
+    import ipywidgets as w
+    from IPython.display import Markdown, display
+
+    from sernb.attention import utterance_figure
+
+    labels = viz.emotion_order([m.label for m in maps])
+    emotion = w.Dropdown(options=[("all", None)] + [(viz.EMOTION_NAMES.get(e, e), e) for e in labels],
+                         description="class")
+    utterance = w.Dropdown(description="utterance", layout=w.Layout(width="60%"))
+    head = w.Dropdown(options=[("mean of heads", None)]
+                      + [(f"head {h + 1}", h) for h in range(maps[0].weights.shape[0])], description="head")
+    out = w.Output()
+
+    def refresh(_=None) -> None:
+        utterance.options = [(f"{m.utt_id} [{m.label} -> {m.pred}] {m.text[:50]}", i)
+                             for i, m in enumerate(maps) if emotion.value in (None, m.label)]
+
+    def show(_=None) -> None:
+        if utterance.value is None:
+            return
+        m = maps[utterance.value]
+        out.clear_output(wait=True)
+        with out:
+            display(Markdown(f"**{m.utt_id}**: true {m.label}, predicted {m.pred}: *{m.text}*"))
+            display(viz.audio_player(m.wav_path, max_seconds=10))
+            display(utterance_figure(m, max_frames, k, head.value, title=f"Attention, {corpus}"))
+
+    emotion.observe(refresh, names="value")
+    utterance.observe(show, names="value")
+    head.observe(show, names="value")
+    refresh()
+    return w.VBox([w.HBox([emotion, head]), utterance, out])
+
+
+def try_it(model, info: dict, k: int, corpus: str = ""):
+    """Upload a recording, type its transcript, press the button: probabilities and attention (chapter 9)."""
+    import tempfile
+    from pathlib import Path
+
+    import ipywidgets as w
+    from IPython.display import display
+
+    from sernb.attention import AttentionMap, probability_figure, utterance_figure
+    from sernb.predict import TranscriptNeeded, predict_clip
+
+    upload = w.FileUpload(accept=".wav,.flac,.ogg,.mp3,.m4a,audio/*", multiple=False, description="recording")
+    text = w.Text(placeholder="what is said in the recording", description="transcript",
+                  layout=w.Layout(width="70%"))
+    button = w.Button(description="Predict", button_style="primary")
+    out = w.Output()
+
+    def run(_=None) -> None:
+        out.clear_output(wait=True)
+        with out:
+            if not upload.value:
+                print("choose a recording first")
+                return
+            item = upload.value[0]
+            folder = Path(tempfile.mkdtemp(prefix="sernb-upload-"))
+            wav = folder / Path(item["name"]).name
+            wav.write_bytes(bytes(item["content"]))
+            try:
+                pred = predict_clip(model, info, wav, text.value)
+            except TranscriptNeeded:
+                print("this model reads the words too: type the transcript and press Predict again")
+                return
+            except Exception as err:  # shown to the user, not raised into the widget
+                print(f"{type(err).__name__}: {err}")
+                return
+            for note in pred.notes:
+                print("note:", note)
+            display(probability_figure(pred.probs, f"{wav.name}: predicted {pred.label} ({corpus} model)"))
+            if pred.attention is not None:
+                m = AttentionMap(wav.name, "", pred.label, text.value, pred.tokens, pred.attention, str(wav))
+                display(utterance_figure(m, info.get("max_frames"), k, title=f"Attention for {wav.name}"))
+
+    button.on_click(run)
+    return w.VBox([upload, text, button, out])
