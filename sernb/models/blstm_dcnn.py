@@ -9,7 +9,8 @@ What we build (the label taken literally, in the spirit of MDRE's early fusion):
 
 * text: a *learned* embedding over the ids of the run's tokenizer (no pretrained weights) ->
   bidirectional LSTM -> masked mean over tokens;
-* audio: normalised 40-d MFCC frames -> a deep 1-D CNN (dilated conv blocks, so the receptive
+* audio: normalised 40-d MFCC frames (averaged ``frame_pool`` at a time, as for the paper's model
+  on the CPU profiles) -> a deep 1-D CNN (dilated conv blocks, so the receptive
   field grows without pooling and the frame mask stays exact) -> masked mean and max over frames;
 * fusion: concatenation -> the shared 2-layer MLP head.
 
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sernb.models.audio import MFCCNorm, masked_mean, reverse_padded
+from sernb.models.audio import MFCCNorm, masked_mean, pool_frames, reverse_padded
 from sernb.models.fusion import mlp_head
 from sernb.models.registry import register
 
@@ -67,9 +68,10 @@ class DeepCNN(nn.Module):
     """MFCC frames (B, T, n_mfcc) -> dilated Conv1d blocks -> masked mean ++ masked max (B, 2C)."""
 
     def __init__(self, n_mfcc: int = 40, channels: Sequence[int] = (64, 128, 128, 128),
-                 kernel: int = 5, dropout: float = 0.1) -> None:
+                 kernel: int = 5, dropout: float = 0.1, frame_pool: int = 1) -> None:
         super().__init__()
         self.norm = MFCCNorm(n_mfcc)
+        self.frame_pool = frame_pool
         blocks, width = [], n_mfcc
         for i, out in enumerate(channels):
             dilation = 2 ** i
@@ -81,8 +83,9 @@ class DeepCNN(nn.Module):
         self.out_dim = 2 * width
 
     def forward(self, mfcc: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        keep = mask.unsqueeze(1).to(mfcc.dtype)  # (B, 1, T)
-        x = self.norm(mfcc.float()).transpose(1, 2) * keep
+        x, mask = pool_frames(self.norm(mfcc.float()), mask, self.frame_pool)
+        keep = mask.unsqueeze(1).to(x.dtype)  # (B, 1, T)
+        x = x.transpose(1, 2) * keep
         for block in self.blocks:
             x = block(x) * keep  # padded frames stay zero, so they never leak into real ones
         frames = x.transpose(1, 2)
@@ -98,14 +101,14 @@ class BLSTMDCNN(nn.Module):
 
     def __init__(self, n_classes: int = 6, text_model: str = "minilm", max_tokens: int = 128,
                  n_mfcc: int = 40, embedding_dim: int = 128, hidden: int = 256,
-                 dropout: float = 0.3) -> None:
+                 dropout: float = 0.3, frame_pool: int = 1) -> None:
         super().__init__()
         self.tokenizer, self.text_label = load_tokenizer(text_model)
         self.max_tokens = max_tokens
         pad = self.tokenizer.pad_token_id or 0
         self.embedding = nn.Embedding(len(self.tokenizer), embedding_dim, padding_idx=pad)
         self.text_rnn = MaskedBiLSTM(embedding_dim, hidden // 2)
-        self.audio_cnn = DeepCNN(n_mfcc)
+        self.audio_cnn = DeepCNN(n_mfcc, frame_pool=frame_pool)
         self.head = mlp_head(hidden + self.audio_cnn.out_dim, hidden, n_classes, dropout)
 
     def tokenize(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -131,8 +134,9 @@ class BLSTMDCNN(nn.Module):
 @register("blstm_dcnn", needs=("audio", "text"), paper="Table 1: BLSTM+DCNN (Yoon et al. 2018 style)",
           description="BiLSTM over learned token embeddings ++ deep CNN over MFCC, early fusion")
 def build_blstm_dcnn(n_classes: int = 6, text_model: str = "minilm", max_tokens: int = 128,
-                     **options: Any) -> BLSTMDCNN:
-    return BLSTMDCNN(n_classes=n_classes, text_model=text_model, max_tokens=max_tokens, **options)
+                     frame_pool: int = 1, **options: Any) -> BLSTMDCNN:
+    return BLSTMDCNN(n_classes=n_classes, text_model=text_model, max_tokens=max_tokens,
+                     frame_pool=frame_pool, **options)
 
 
 def word_ids_input(model: nn.Module, table: Any, context: dict[str, Any]) -> list[np.ndarray]:
