@@ -10,6 +10,12 @@ optimizer, scheduler, RNG states and bookkeeping in a small torch file). A kille
 with the same folder resumes after its last finished epoch and ends exactly where an uninterrupted
 run would have: batch order depends only on ``(seed, epoch)`` and the RNG states are restored.
 On CUDA the forward pass runs under bf16 autocast; on CPU in float32, same code.
+
+The paper's remedies for overfitting (Section 5.1; chapter "Beyond the paper: remedies for
+overfitting") are switches here: ``modality_dropout`` masks the whole audio or the whole text of a
+share of the training utterances, ``supcon`` adds a supervised contrastive loss on the two branches'
+global vectors, and ``fit(augment=...)`` swaps in each epoch's augmented training set
+(:mod:`sernb.augment`). All of them are off by default.
 """
 
 from __future__ import annotations
@@ -55,6 +61,9 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     bucket: bool = True  # batch utterances of similar length together
     progress: bool = True  # tqdm bars
+    modality_dropout: float = 0.0  # per utterance, mask the whole audio or text with this probability
+    supcon: float = 0.0  # weight of the supervised contrastive loss added to cross-entropy
+    supcon_temperature: float = 0.1
 
 
 @dataclass
@@ -139,9 +148,17 @@ def _scores(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> dict[str, 
 @torch.no_grad()
 def predict(model: nn.Module, dataset: SERDataset, *, batch_size: int = 64, device: str | torch.device = "auto",
             amp: bool = True, weight: torch.Tensor | None = None, keep_attention: Sequence[int] = (),
-            progress: bool = False) -> Predictions:
-    """Run ``model`` in eval mode over ``dataset``; keep attention maps for rows in ``keep_attention``."""
+            progress: bool = False, missing: str | None = None) -> Predictions:
+    """Run ``model`` in eval mode over ``dataset``; keep attention maps for rows in ``keep_attention``.
+
+    ``missing="audio"`` or ``"text"`` withholds that modality from every utterance (robustness tests).
+    """
     from tqdm.auto import tqdm
+
+    if missing not in (None, "audio", "text"):
+        raise ValueError(f"missing must be None, 'audio' or 'text', not {missing!r}")
+    if missing is not None and not getattr(model, "accepts_missing_modality", False):
+        raise ValueError(f"{type(model).__name__} cannot run without its {missing}: it needs both branches")
 
     device = pick_device(device) if isinstance(device, str) else device
     model.to(device).eval()
@@ -153,6 +170,8 @@ def predict(model: nn.Module, dataset: SERDataset, *, batch_size: int = 64, devi
     for batch in tqdm(_loader(dataset, batch_size, 0, shuffle=False, bucket=True), desc="predict",
                       disable=not progress, leave=False):
         batch = _to(batch, device)
+        if missing is not None:
+            batch[f"{missing}_missing"] = torch.ones(len(batch["label"]), dtype=torch.bool, device=device)
         with _autocast(device, amp):
             out = model(batch)
         logits = out["logits"].float()
@@ -189,11 +208,14 @@ def _keep_attention(weights: torch.Tensor, frame_mask: torch.Tensor | None, batc
 
 def fit(model: nn.Module, train_set: SERDataset, val_set: SERDataset | None, config: TrainConfig,
         *, n_classes: int | None = None, checkpoint_dir: str | Path | None = None,
-        on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> FitResult:
+        on_epoch_end: Callable[[dict[str, float]], None] | None = None,
+        augment: Callable[[int], SERDataset] | None = None) -> FitResult:
     """Train ``model`` on ``train_set``, early-stop on ``val_set``; return the history.
 
     The model ends with its best weights. ``on_epoch_end(record)`` runs after each epoch is
     recorded and checkpointed (a notebook can plot live; a test can simulate a crash).
+    ``augment(epoch)`` returns that epoch's training set (same utterances in the same order,
+    augmented inputs; see :class:`sernb.augment.EpochAugmenter`); batches stay those of ``train_set``.
     """
     from tqdm.auto import tqdm
 
@@ -201,6 +223,9 @@ def fit(model: nn.Module, train_set: SERDataset, val_set: SERDataset | None, con
     seed_everything(config.seed)
     n_classes = n_classes or int(max(train_set.labels.max(), val_set.labels.max() if val_set else 0)) + 1
     has_val = val_set is not None and len(val_set) > 0
+    if (config.modality_dropout or config.supcon) and not getattr(model, "accepts_missing_modality", False):
+        raise ValueError("modality_dropout and supcon need a model with both an audio and a text branch "
+                         f"(a SERModel with modalities='audio+text'), not {type(model).__name__}")
     model.to(device)
     weight = class_weights(train_set.labels, n_classes).to(device) if config.class_weights else None
     loader = _loader(train_set, config.batch_size, config.seed, shuffle=True, bucket=config.bucket)
@@ -217,7 +242,11 @@ def fit(model: nn.Module, train_set: SERDataset, val_set: SERDataset | None, con
             epoch = len(state.history)
             loader.batch_sampler.set_epoch(epoch)
             start, cpu_start = time.perf_counter(), time.process_time()
-            record = {"epoch": epoch + 1, **_train_epoch(model, loader, optimizer, scheduler, config,
+            epoch_loader = loader
+            if augment is not None:  # same batches of row positions, this epoch's augmented inputs
+                epoch_loader = DataLoader(augment(epoch), batch_sampler=loader.batch_sampler,
+                                          collate_fn=collate, num_workers=0)
+            record = {"epoch": epoch + 1, **_train_epoch(model, epoch_loader, optimizer, scheduler, config,
                                                           device, weight, n_classes)}
             if has_val:
                 val = predict(model, val_set, batch_size=config.batch_size, device=device, amp=config.amp,
@@ -249,12 +278,19 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     from tqdm.auto import tqdm
 
     model.train()
-    loss_sum, labels, preds = 0.0, [], []
+    loss_sum, contrast_sum, labels, preds = 0.0, 0.0, [], []
     for batch in tqdm(loader, desc="train", leave=False, disable=not config.progress):
         batch = _to(batch, device)
+        if config.modality_dropout:
+            batch.update(drop_modalities(len(batch["label"]), config.modality_dropout, device))
         with _autocast(device, config.amp):
-            logits = model(batch)["logits"].float()
+            out = model(batch)
+        logits = out["logits"].float()
         loss = F.cross_entropy(logits, batch["label"], weight=weight)
+        if config.supcon:
+            contrast = multimodal_supcon(out, batch, config.supcon_temperature)
+            loss = loss + config.supcon * contrast
+            contrast_sum += float(contrast.detach()) * len(logits)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip:
@@ -265,7 +301,54 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
         labels.append(batch["label"].cpu().numpy())
         preds.append(logits.argmax(1).cpu().numpy())
     y, p = np.concatenate(labels), np.concatenate(preds)
-    return {"loss": loss_sum / len(y), **_scores(y, p, n_classes)}
+    extra = {"supcon_loss": contrast_sum / len(y)} if config.supcon else {}
+    return {"loss": loss_sum / len(y), **_scores(y, p, n_classes), **extra}
+
+
+def drop_modalities(n: int, p: float, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Modality dropout: each utterance loses, with probability ``p``, its audio or its text (50/50).
+
+    Never both. Draws from torch's global RNG, which :func:`fit` seeds and checkpoints, so runs
+    repeat and resume exactly.
+    """
+    drop = torch.rand(n) < p
+    audio = torch.rand(n) < 0.5
+    return {"audio_missing": (drop & audio).to(device), "text_missing": (drop & ~audio).to(device)}
+
+
+def supcon_loss(features: torch.Tensor, labels: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al., 2020, the "L_out" form) of (N, D) features.
+
+    Each vector is pulled towards every other vector of its class and pushed from the rest, by
+    cosine similarity over ``temperature``. Anchors without a positive are left out; a batch
+    with none returns 0 (still differentiable).
+    """
+    z = F.normalize(features.float(), dim=1)
+    eye = torch.eye(len(z), dtype=torch.bool, device=z.device)
+    sim = (z @ z.T / temperature).masked_fill(eye, -torch.inf)
+    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+    positive = (labels[:, None] == labels[None, :]) & ~eye
+    count = positive.sum(1)
+    has = count > 0
+    if not has.any():
+        return z.sum() * 0.0
+    return -(log_prob.masked_fill(~positive, 0.0).sum(1)[has] / count[has]).mean()
+
+
+def multimodal_supcon(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
+                      temperature: float) -> torch.Tensor:
+    """:func:`supcon_loss` over the union of the batch's audio and text global vectors.
+
+    Same-class audio and text vectors are positives of each other, so the two branches learn one
+    emotion space. Vectors of a modality dropped for an utterance are left out.
+    """
+    if out.get("audio_vec") is None or out.get("text_vec") is None:
+        raise ValueError("supcon needs a model that returns 'audio_vec' and 'text_vec'")
+    labels = batch["label"]
+    keep_audio = ~batch["audio_missing"] if "audio_missing" in batch else torch.ones_like(labels, dtype=torch.bool)
+    keep_text = ~batch["text_missing"] if "text_missing" in batch else torch.ones_like(labels, dtype=torch.bool)
+    features = torch.cat([out["audio_vec"][keep_audio], out["text_vec"][keep_text]])
+    return supcon_loss(features, torch.cat([labels[keep_audio], labels[keep_text]]), temperature)
 
 
 def _warmup_linear(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float
@@ -344,8 +427,9 @@ def _restore(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
              scheduler: torch.optim.lr_scheduler.LRScheduler, device: torch.device,
              config: dict) -> _TrainerState:
     payload = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
+    defaults = asdict(TrainConfig())  # a checkpoint older than a setting was made with its default
     changed = sorted(k for k, v in config.items()
-                     if k not in _RESUMABLE_CHANGES and payload["config"].get(k) != v)
+                     if k not in _RESUMABLE_CHANGES and payload["config"].get(k, defaults.get(k)) != v)
     if changed:
         raise ValueError(f"the checkpoint in {folder} was made with other settings ({', '.join(changed)}); "
                          "resume with the same TrainConfig or use another checkpoint_dir")

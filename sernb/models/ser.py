@@ -1,9 +1,18 @@
 """The paper's model and all its ablations as one ``nn.Module`` driven by a :class:`ModelConfig`.
 
 ``SERModel(config)(batch)`` takes a batch from :func:`sernb.data.dataset.collate` and returns
-``{"logits": (B, C), "attention": (B, heads, T', L) or None, "frame_mask": (B, T') or None}``
-(T' = T / frame_pool audio steps). Which tensors it needs is listed in
-:attr:`SERModel.inputs`. Chapter "The model, piece by piece" walks through :meth:`SERModel.forward`.
+``{"logits": (B, C), "attention": (B, heads, T', L) or None, "frame_mask": (B, T') or None,
+"audio_vec", "text_vec": (B, hidden) or None}`` (T' = T / frame_pool audio steps; the two vectors are
+each branch's global vector before fusion, for the contrastive loss). Which tensors it needs is
+listed in :attr:`SERModel.inputs`. Chapter "The model, piece by piece" walks through
+:meth:`SERModel.forward`.
+
+Missing modality (modality dropout, chapter "Beyond the paper: remedies for overfitting"): a batch
+may carry ``audio_missing`` / ``text_missing``, (B,) booleans. A missing branch contributes a zero
+vector to the classifier; with text missing, the audio frames attend to a single all-zero "null"
+token instead of the words, so the attention softmax always has one real key and stays NaN-free.
+Zeros need no new parameters, so every trained model, with or without modality dropout, can be
+tested with a modality missing.
 """
 
 from __future__ import annotations
@@ -48,9 +57,15 @@ class SERModel(nn.Module):
         if self.audio is not None:
             self.audio.norm.fit(frames)
 
+    @property
+    def accepts_missing_modality(self) -> bool:
+        """Only a two-branch model can lose one branch (modality dropout, robustness tests)."""
+        return self.audio is not None and self.text is not None
+
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | None]:
         parts: list[torch.Tensor] = []
-        attention = frame_mask = None
+        attention = frame_mask = audio_vec = text_vec = None
+        audio_missing, text_missing = batch.get("audio_missing"), batch.get("text_missing")
         if self.audio is not None:
             frames, frame_mask, audio_vec = self.audio(batch["mfcc"], batch["mfcc_mask"])
         if self.text is not None:
@@ -60,17 +75,20 @@ class SERModel(nn.Module):
             else:
                 token_mask = batch["tokens_mask"]
                 tokens = self.text(batch["tokens"], token_mask)
-            text_vec = masked_mean(tokens, token_mask)
+            if text_missing is not None:
+                tokens, token_mask = _null_tokens(tokens, token_mask, text_missing)
+            text_vec = _zero_rows(masked_mean(tokens, token_mask), text_missing)
         if self.cross is not None:
             pooled, attention = self.cross(frames, frame_mask, tokens, token_mask)
-            parts = [pooled, text_vec]
+            parts = [_zero_rows(pooled, audio_missing), text_vec]
         else:
             if self.audio is not None:
-                parts.append(audio_vec)
+                parts.append(_zero_rows(audio_vec, audio_missing))
             if self.text is not None:
                 parts.append(text_vec)
         logits = self.head(concat_fusion(*parts))
-        return {"logits": logits, "attention": attention, "frame_mask": frame_mask}
+        return {"logits": logits, "attention": attention, "frame_mask": frame_mask,
+                "audio_vec": audio_vec, "text_vec": text_vec}
 
     def describe(self) -> dict[str, object]:
         """Parameter counts and the text encoder's provenance, for tables and result records."""
@@ -84,3 +102,17 @@ class SERModel(nn.Module):
                                     "untrained": self.text.spec.untrained,
                                     "label": self.text.spec.label}
         return info
+
+
+def _zero_rows(x: torch.Tensor, missing: torch.Tensor | None) -> torch.Tensor:
+    """``x`` (B, D) with the rows of absent inputs set to zero."""
+    return x if missing is None else x.masked_fill(missing.unsqueeze(-1), 0.0)
+
+
+def _null_tokens(tokens: torch.Tensor, mask: torch.Tensor, missing: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """For rows without text: one real all-zero token (a "null" key), every other token masked."""
+    tokens = tokens.masked_fill(missing[:, None, None], 0.0)
+    mask = mask & ~missing[:, None]
+    mask[:, 0] |= missing
+    return tokens, mask
