@@ -37,7 +37,7 @@
 # none of the per-sample figures' meaning (medians of repeated calls). Set it to `None` for
 # the profile's own size (512 on `full`). `PAPER_SIZE` also times our model with an encoder
 # of DeBERTa-v3-base's size (random weights: timing only), slow on a CPU.
-# `DATA_ROOT` is passed on to the `full` profile (as `$SERNB_DATA_ROOT`).
+# `DATA_ROOT` points the benchmarks at your copy of IEMOCAP (None: the profile's corpus).
 
 # %% tags=["parameters"]
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
@@ -48,8 +48,6 @@ PAPER_SIZE = False  # also time a DeBERTa-v3-base-sized model with random weight
 SCALING_SIZES = None  # corpus sizes for the scaling plot; None: 1/8, 1/4, 1/2 and all
 
 # %%
-import os
-
 import pandas as pd
 import plotly.express as px
 
@@ -57,9 +55,7 @@ from sernb import bench, compare, experiments, viz
 from sernb.utils import PROJECT_ROOT
 
 viz.setup_notebook()
-if DATA_ROOT is not None:
-    os.environ["SERNB_DATA_ROOT"] = str(DATA_ROOT)  # the full profile reads its corpus from here
-corpus = experiments.load_corpus(experiments.ExperimentConfig.from_profile(PROFILE))
+corpus = experiments.load_corpus(experiments.ExperimentConfig.from_profile(PROFILE, data_root=DATA_ROOT))
 OUT = PROJECT_ROOT / "runs" / PROFILE
 default_utts = bench.BenchSettings.for_profile(PROFILE).n_utts
 n_utts = default_utts if BENCH_MAX_UTTS is None else min(BENCH_MAX_UTTS, default_utts)
@@ -77,7 +73,7 @@ print(f"profile {PROFILE!r}: {viz.corpus_name(corpus)}; timing on {n_utts} utter
 
 # %%
 report = bench.run_benchmarks(profile=PROFILE, device=DEVICE, json_path=OUT / "bench.json", n_utts=n_utts,
-                              paper_size=PAPER_SIZE)
+                              paper_size=PAPER_SIZE, data_root=DATA_ROOT)
 env = report["environment"]
 print(f"device: {env['device']} ({env['device_name']}); {env['cpu_count']} CPU cores, "
       f"{env['torch_threads']} torch threads; torch {env['versions']['torch']}")
@@ -200,7 +196,7 @@ if PROFILE == "smoke":
 # bends upward would point at something quadratic (padding to the longest clip, for one).
 
 # %%
-scale = bench.scaling(PROFILE, sizes=SCALING_SIZES, device=DEVICE)
+scale = bench.scaling(PROFILE, sizes=SCALING_SIZES, device=DEVICE, data_root=DATA_ROOT)
 scale.round(3)
 
 # %%

@@ -66,6 +66,7 @@ class BenchSettings:
     paper_size: bool = False  # also time the paper-sized model (random DeBERTa-v3-base-sized encoder)
     paper_batch: int | None = None  # batch for the paper-sized model (None: batch_size on GPU, 8 on CPU)
     text_model: str | None = None  # None: the profile's
+    data_root: str | None = None  # None: the profile's corpus (a folder with IEMOCAP_full_release or a synthetic one)
     max_frames: int | None = -1  # -1: the profile's
 
     @classmethod
@@ -214,7 +215,8 @@ def load_bench_data(settings: BenchSettings, device: torch.device) -> BenchData:
     """The profile's corpus, subsampled (fixed seed) to ``settings.n_utts`` utterances."""
     from sernb.experiments import ExperimentConfig, class_names, load_corpus
 
-    config = ExperimentConfig.from_profile(settings.profile, text_model=settings.text_model, progress=False)
+    config = ExperimentConfig.from_profile(settings.profile, text_model=settings.text_model,
+                                           data_root=settings.data_root, progress=False)
     table = load_corpus(config)
     if settings.n_utts < len(table):
         table = table.sample(n=settings.n_utts, random_state=0).reset_index(drop=True)

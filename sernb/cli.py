@@ -241,7 +241,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                                 repeats=args.repeats, warmup=args.warmup, n_utts=args.n_utts,
                                 batch_size=args.batch_size, text_model=args.text_model,
                                 fast_paths=not args.no_fast_paths, paper_size=args.paper_size or None,
-                                paper_batch=args.paper_batch)
+                                paper_batch=args.paper_batch, data_root=args.data_root)
     except (OfflineModelError, FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
         print(f"sernb bench: error: {err}", file=sys.stderr)
         return 2
@@ -275,6 +275,8 @@ def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-utts", type=int, default=None, help="utterances to benchmark on (default: the profile's)")
     p.add_argument("--batch-size", type=int, default=None, help="batched-inference and training batch size")
     p.add_argument("--text-model", default=None, help="text encoder (default: the profile's)")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding IEMOCAP_full_release (or a synthetic corpus) (default: the profile's)")
     p.add_argument("--no-fast-paths", action="store_true", help="skip the fast-path comparisons")
     p.add_argument("--paper-size", action="store_true",
                    help="also time the paper's model with a DeBERTa-v3-base-sized encoder of RANDOM weights "
