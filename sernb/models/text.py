@@ -99,9 +99,9 @@ def resolve_text_model(name: str) -> TextModelSpec:
     if hub_offline() and not _in_hub_cache(hub_id):
         raise OfflineModelError(
             f"text model {hub_id!r} must come from the Hugging Face hub, but hub access is off "
-            "(HF_HUB_OFFLINE=1) and it is not in the local cache. Either pass a local folder that "
+            "(sernb default; HF_HUB_OFFLINE unset or 1) and it is not in the local cache. Either pass a local folder that "
             "holds the model (e.g. --text-model /path/to/deberta-v3-base, made with "
-            "`hf download` or save_pretrained on a networked machine), or unset HF_HUB_OFFLINE on a "
+            "`hf download` or save_pretrained on a networked machine), or set HF_HUB_OFFLINE=0 on a "
             "machine with network access. Offline alternatives: " + ", ".join(SHORT_NAMES) + "."
         )
     return TextModelSpec(name, "hub", hub_id)

@@ -66,9 +66,9 @@ def resolve_audio_model(name: str = DEFAULT_AUDIO_MODEL) -> AudioModelSpec:
     if hub_offline() and not _in_hub_cache(hub_id):
         raise OfflineModelError(
             f"speech encoder {hub_id!r} must come from the Hugging Face hub, but hub access is off "
-            "(HF_HUB_OFFLINE=1) and it is not in the local cache. Pass a local folder that holds it "
+            "(sernb default; HF_HUB_OFFLINE unset or 1) and it is not in the local cache. Pass a local folder that holds it "
             "(--audio-model /path/to/wav2vec2-base, saved with `hf download facebook/wav2vec2-base` "
-            "on a networked machine) or unset HF_HUB_OFFLINE where the hub is reachable.")
+            "on a networked machine) or set HF_HUB_OFFLINE=0 where the hub is reachable.")
     return AudioModelSpec(name, "hub", hub_id)
 
 
