@@ -101,11 +101,12 @@ pd.DataFrame([{"system": name, "paper row": row.name, "builds": get_system(name)
 # protocol and seeds, and writes `runs/<profile>/table1/table1.csv`. Results are cached by
 # their full configuration, so rows that other chapters already trained (ours, the
 # baseline, the text-only model) are read back at once; a rerun of this chapter costs
-# nothing. A row that cannot run on this machine is not an error: its `status` says why.
+# nothing (`train_seconds` is what the runs took when they were trained). A row that cannot
+# run on this machine is not an error: its `status` says why.
 
 # %%
 frame = table1.table1(profile=PROFILE, out=OUT, audio_model=AUDIO_MODEL, data_root=DATA_ROOT, device=DEVICE)
-frame[["paper_name", "status", "n_runs", "wall_seconds"]].set_index("paper_name")
+frame[["paper_name", "status", "n_runs", "train_seconds", "seconds_per_epoch"]].set_index("paper_name")
 
 # %% [markdown]
 # ## Ours beside the paper's
