@@ -87,6 +87,7 @@ class Report:
     book_error: str | None = None
     external_refs: list[str] = field(default_factory=list)
     kernel_python: str = ""
+    peak_kernel_rss_mb: float | None = None  # the largest chapter kernel's peak resident memory
 
     @property
     def ok(self) -> bool:
@@ -359,6 +360,7 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
     _check_kernel(report.kernel_python)
     selected = select_chapters(chapters, book_dir)
     report.chapters = run_chapters(selected, out_dir, params, progress=progress)
+    report.peak_kernel_rss_mb = largest_child_rss_mb()
     if build:
         start = time.perf_counter()
         try:
@@ -372,6 +374,19 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
     atomic_write_json(out_dir / "summary.json", asdict(report) | {"ok": report.ok})
     print(summary(report))
     return report
+
+
+def largest_child_rss_mb() -> float | None:
+    """Peak resident memory of the largest finished child process (the chapter kernels), in MB.
+
+    Linux reports it for RUSAGE_CHILDREN in KiB; it is what "the book fits in N GB" means,
+    since the chapters run one kernel at a time.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
 
 
 def summary(report: Report) -> str:
@@ -388,6 +403,8 @@ def summary(report: Report) -> str:
     lines += ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
     total = sum(c.seconds for c in report.chapters) + report.book_seconds
     lines.append(f"total {total:.1f} s")
+    if report.peak_kernel_rss_mb is not None:
+        lines.append(f"peak memory of the largest chapter kernel: {report.peak_kernel_rss_mb:.0f} MB (RSS)")
     if report.book_error:
         lines.append(report.book_error)
     if report.external_refs:

@@ -217,6 +217,7 @@ def test_reproduce_runs_chapters_with_injected_parameters(mini_report):
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "profile is smoke" in printed
     assert f"kernel prefix {sys.prefix}\n" in printed  # papermill ran this environment's python
+    assert report.peak_kernel_rss_mb is None or report.peak_kernel_rss_mb > 20  # a python kernel's size
 
 
 def test_reproduce_reports_the_failing_cell_and_fails(mini_report):
