@@ -80,13 +80,13 @@ attention.PAPER_TABLE5
 # The attention maps come from the model of the first run (first fold, first seed) of the
 # `ours` experiment. `experiments.run` is cached: if the training chapter already ran it, this
 # returns at once. Saving the model is only possible while training; if the cached result has
-# no saved model, `attention.trained_model` trains that one run again with the same seed and
+# no saved model, `experiments.first_model` trains that one run again with the same seed and
 # keeps it (once).
 
 # %%
 result = experiments.run(config, keep_model="first", table=table)
-model, info, model_dir = attention.trained_model(result, config, table, device=device)
-fold, seed = attention.first_fold(result, table)
+model, info, model_dir = experiments.first_model(result, config, table, device=device)
+fold, seed = experiments.first_fold(result, table)
 print(result.summary())
 print(f"model of run {result.record['runs'][0]['name']} from {model_dir}")
 

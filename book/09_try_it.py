@@ -70,8 +70,8 @@ if PROFILE == "smoke":
 
 # %%
 result = experiments.run(config, keep_model="first", table=table)
-model, info, model_dir = attention.trained_model(result, config, table, device=device)
-fold, seed = attention.first_fold(result, table)
+model, info, model_dir = experiments.first_model(result, config, table, device=device)
+fold, seed = experiments.first_fold(result, table)
 print(result.summary())
 print(f"checkpoint: {model_dir}")
 print(f"classes: {', '.join(info['labels'])}; MFCC {info['mfcc']['n_mfcc']} x {info['mfcc']['sr']} Hz, "

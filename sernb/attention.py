@@ -17,7 +17,6 @@ it sends to an exclamation mark. Tokens receive attention (their column sums).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
     from torch import nn
 
-    from sernb.experiments import ExperimentConfig, Result
 
 #: The paper's Table 5 ("example: anger class"), verbatim, for side-by-side display.
 PAPER_TABLE5 = pd.DataFrame([
@@ -61,45 +59,6 @@ class AttentionMap:
 
 
 # ----------------------------------------------------------------------------- the trained model
-
-
-def trained_model(result: Result, config: ExperimentConfig, table: pd.DataFrame | None = None,
-                  device: str = "cpu") -> tuple[nn.Module, dict[str, Any], Path]:
-    """The model of ``result``'s first run: ``(model, model.json, folder)``.
-
-    ``run(config, keep_model="first")`` saves it beside the run, but a result cached by a run
-    without ``keep_model`` has none; then the first (fold, seed) is trained again with the same
-    seed into ``<result>/models/<run>`` (once; later calls load it).
-    """
-    from sernb.experiments import class_names, load_corpus, run_fold
-    from sernb.models.checkpoint import MODEL_FILE, load_model
-    from sernb.utils import pick_device
-
-    name = result.record["runs"][0]["name"]
-    folder = result.path / "runs" / name / "model"
-    if not (folder / MODEL_FILE).exists():
-        side = result.path / "models" / name
-        folder = side / "model"
-        if not (folder / MODEL_FILE).exists():
-            table = load_corpus(config) if table is None else table
-            fold, seed = first_fold(result, table)
-            context = {"device": pick_device(config.device), "progress": config.progress}
-            run_fold(config, table, fold, seed, side, class_names(config.classes), context, keep_model=True)
-    model, info = load_model(folder, device=device)
-    return model, info, folder
-
-
-def first_fold(result: Result, table: pd.DataFrame) -> tuple[Any, int]:
-    """The (fold, seed) of ``result``'s first run, rebuilt exactly as :func:`sernb.experiments.run` made it."""
-    from sernb.data.splits import make_folds
-    from sernb.models.registry import get_system
-
-    first = result.record["runs"][0]
-    protocol = result.config["protocol"]
-    dialogs = {"keep_dialogs": True} if ("dialog" in get_system(result.config["system"]).needs
-                                         and protocol != "official") else {}
-    folds = {f.name: f for f in make_folds(table, protocol, seed=first["seed"], **dialogs)}
-    return folds[first["fold"]], int(first["seed"])
 
 
 def attention_maps(model: nn.Module, table: pd.DataFrame, rows: np.ndarray, labels: list[str],

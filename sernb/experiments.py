@@ -304,9 +304,7 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
     context: dict[str, Any] = {"device": pick_device(config.device), "progress": config.progress}
     runs = []
     for seed in config.seeds:
-        # Dialogue-context systems (needs "dialog", e.g. COGMEN) get folds that keep dialogs whole.
-        dialogs = {"keep_dialogs": True} if "dialog" in system.needs and config.protocol != "official" else {}
-        for fold in make_folds(table, config.protocol, seed=seed, **dialogs):
+        for fold in make_folds(table, config.protocol, seed=seed, **fold_options(system.name, config.protocol)):
             keep = keep_model is True or (keep_model == "first" and not runs)
             runs.append(run_fold(config, table, fold, seed, folder / "runs" / f"{fold.name}__seed{seed}",
                                  labels, context, keep_model=keep))
@@ -314,6 +312,45 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
     _write_tables(folder, runs, record)
     atomic_write_json(folder / "result.json", record)
     return Result.load(folder)  # exactly what a later cached call returns
+
+
+def fold_options(system: str, protocol: str) -> dict[str, Any]:
+    """Dialogue-context systems (needs "dialog", e.g. COGMEN) get folds that keep dialogs whole."""
+    return {"keep_dialogs": True} if "dialog" in get_system(system).needs and protocol != "official" else {}
+
+
+def first_fold(result: Result, table: pd.DataFrame) -> tuple[Any, int]:
+    """The (fold, seed) of ``result``'s first run, rebuilt exactly as :func:`run` made it."""
+    from sernb.data.splits import make_folds
+
+    first = result.record["runs"][0]
+    protocol = result.config["protocol"]
+    folds = make_folds(table, protocol, seed=first["seed"], **fold_options(result.config["system"], protocol))
+    return next(f for f in folds if f.name == first["fold"]), int(first["seed"])
+
+
+def first_model(result: Result, config: ExperimentConfig, table: pd.DataFrame | None = None,
+                device: str = "cpu") -> tuple[nn.Module, dict[str, Any], Path]:
+    """The trained model of ``result``'s first run: ``(model, model.json, folder)``.
+
+    ``run(config, keep_model="first")`` saves it beside the run, but a result cached by a run
+    without ``keep_model`` has none; then the first (fold, seed) is trained again with the same
+    seed into ``<result>/models/<run>`` (once; later calls load it): same seed, same model.
+    """
+    from sernb.models.checkpoint import MODEL_FILE, load_model
+
+    name = result.record["runs"][0]["name"]
+    folder = result.path / "runs" / name / "model"
+    if not (folder / MODEL_FILE).exists():
+        side = result.path / "models" / name
+        folder = side / "model"
+        if not (folder / MODEL_FILE).exists():
+            table = load_corpus(config) if table is None else table
+            fold, seed = first_fold(result, table)
+            context = {"device": pick_device(config.device), "progress": config.progress}
+            run_fold(config, table, fold, seed, side, class_names(config.classes), context, keep_model=True)
+    model, info = load_model(folder, device=device)
+    return model, info, folder
 
 
 def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int, folder: Path,

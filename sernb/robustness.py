@@ -29,39 +29,17 @@ SNRS = (20, 10, 5, 0)
 MISSING = {"audio": "text only (audio missing)", "text": "audio only (text missing)"}
 
 
-def model_folder(result: experiments.Result) -> Path | None:
-    """Where the first run's trained model of ``result`` is stored, or None."""
-    name = result.record["runs"][0]["name"]
-    for folder in (result.path / "runs" / name / "model", result.path / "models" / name / "model"):
-        if (folder / "model.json").exists():
-            return folder
-    return None
-
-
 def trained_model(config: experiments.ExperimentConfig, results_dir: str | Path | None = None,
                   device: str = "cpu") -> tuple[nn.Module, dict[str, Any], experiments.Result, pd.DataFrame]:
     """``(model, model.json, result, test table)`` of the first run (fold, seed) of ``config``.
 
-    Runs the experiment if needed, keeping the first model. A result already cached without its
-    model (another chapter ran it) gets that one run retrained beside it, under ``models/``: same
-    seed, same code, so the same model.
+    Runs the experiment if needed, keeping the first model (see :func:`sernb.experiments.first_model`).
     """
-    from sernb.data.splits import make_folds
-    from sernb.models.checkpoint import load_model
-    from sernb.models.registry import get_system
-
     result = experiments.run(config, results_dir, keep_model="first")
     table = experiments.load_corpus(config)
-    first = result.record["runs"][0]
-    if model_folder(result) is None:
-        dialogs = {"keep_dialogs": True} if "dialog" in get_system(config.system).needs else {}
-        fold = next(f for f in make_folds(table, config.protocol, seed=first["seed"], **dialogs)
-                    if f.name == first["fold"])
-        context = {"device": pick_device(config.device), "progress": config.progress}
-        experiments.run_fold(config, table, fold, first["seed"], result.path / "models" / first["name"],
-                             result.labels, context, keep_model=True)
-    model, info = load_model(model_folder(result), device=device)
-    test_ids = result.predictions.query("run == @first['name']")["utt_id"]
+    model, info, _ = experiments.first_model(result, config, table, device=device)
+    first_run = result.record["runs"][0]["name"]
+    test_ids = result.predictions.loc[result.predictions["run"] == first_run, "utt_id"]
     test = table.set_index("utt_id").loc[test_ids].reset_index()
     return model, info, result, test
 

@@ -91,20 +91,30 @@ def resolve_text_model(name: str) -> TextModelSpec:
     if name == "tiny-deberta":
         return TextModelSpec(name, "tiny", "", untrained=True)
     hub_id = DEBERTA_V3_BASE if name == "deberta-v3-base" else name
+    source, location = locate_model(
+        hub_id, "text model",
+        "Either pass a local folder that holds the model (e.g. --text-model /path/to/deberta-v3-base, made "
+        "with `hf download` or save_pretrained on a networked machine), or set HF_HUB_OFFLINE=0 on a "
+        "machine with network access. Offline alternatives: " + ", ".join(SHORT_NAMES) + ".")
+    return TextModelSpec(name, source, location)
+
+
+def locate_model(hub_id: str, what: str, advice: str) -> tuple[str, str]:
+    """``("folder", path)`` for an existing folder, else ``("hub", hub_id)``, failing early.
+
+    A path-like name that is no folder raises FileNotFoundError; a hub id while the hub is off
+    (and not in the local cache) raises :class:`OfflineModelError` ending with ``advice``.
+    """
     folder = Path(hub_id).expanduser()
     if folder.is_dir():
-        return TextModelSpec(name, "folder", str(folder.resolve()))
+        return "folder", str(folder.resolve())
     if hub_id.startswith(("/", ".", "~")) or hub_id.count("/") > 1:
-        raise FileNotFoundError(f"text model folder {hub_id!r} does not exist")
+        raise FileNotFoundError(f"{what} folder {hub_id!r} does not exist")
     if hub_offline() and not _in_hub_cache(hub_id):
         raise OfflineModelError(
-            f"text model {hub_id!r} must come from the Hugging Face hub, but hub access is off "
-            "(sernb default; HF_HUB_OFFLINE unset or 1) and it is not in the local cache. Either pass a local folder that "
-            "holds the model (e.g. --text-model /path/to/deberta-v3-base, made with "
-            "`hf download` or save_pretrained on a networked machine), or set HF_HUB_OFFLINE=0 on a "
-            "machine with network access. Offline alternatives: " + ", ".join(SHORT_NAMES) + "."
-        )
-    return TextModelSpec(name, "hub", hub_id)
+            f"{what} {hub_id!r} must come from the Hugging Face hub, but hub access is off (sernb default; "
+            f"HF_HUB_OFFLINE unset or 1) and it is not in the local cache. {advice}")
+    return "hub", hub_id
 
 
 def _in_hub_cache(hub_id: str) -> bool:

@@ -16,7 +16,6 @@ import hashlib
 import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ from torch import nn
 from sernb.models.audio import masked_mean
 from sernb.models.fusion import mlp_head
 from sernb.models.registry import register
-from sernb.models.text import OfflineModelError, _in_hub_cache, hub_offline
+from sernb.models.text import hub_offline, locate_model
 from sernb.utils import atomic_write_bytes, data_home
 
 SAMPLE_RATE = 16000
@@ -58,18 +57,12 @@ def resolve_audio_model(name: str = DEFAULT_AUDIO_MODEL) -> AudioModelSpec:
     if name == "tiny-wav2vec2":
         return AudioModelSpec(name, "tiny", "", untrained=True)
     hub_id = AUDIO_MODELS.get(name, name)
-    folder = Path(hub_id).expanduser()
-    if folder.is_dir():
-        return AudioModelSpec(name, "folder", str(folder.resolve()))
-    if hub_id.startswith(("/", ".", "~")) or hub_id.count("/") > 1:
-        raise FileNotFoundError(f"audio model folder {hub_id!r} does not exist")
-    if hub_offline() and not _in_hub_cache(hub_id):
-        raise OfflineModelError(
-            f"speech encoder {hub_id!r} must come from the Hugging Face hub, but hub access is off "
-            "(sernb default; HF_HUB_OFFLINE unset or 1) and it is not in the local cache. Pass a local folder that holds it "
-            "(--audio-model /path/to/wav2vec2-base, saved with `hf download facebook/wav2vec2-base` "
-            "on a networked machine) or set HF_HUB_OFFLINE=0 where the hub is reachable.")
-    return AudioModelSpec(name, "hub", hub_id)
+    source, location = locate_model(
+        hub_id, "speech encoder",
+        "Pass a local folder that holds it (--audio-model /path/to/wav2vec2-base, saved with "
+        "`hf download facebook/wav2vec2-base` on a networked machine) or set HF_HUB_OFFLINE=0 where the "
+        "hub is reachable.")
+    return AudioModelSpec(name, source, location)
 
 
 def load_ssl_backbone(spec: AudioModelSpec) -> nn.Module:
