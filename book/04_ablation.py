@@ -77,8 +77,7 @@ fields = ["audio", "finetune_text", "fusion"]
 rows = []
 for name in STEPS:
     system = get_system(name)
-    model = build_model(name, n_classes=settings.classes, text_model=settings.text_model,
-                        max_tokens=settings.max_tokens, frame_pool=settings.frame_pool)
+    model = build_model(name, n_classes=settings.classes, **settings.shared_model_options())
     info = model.describe()
     rows.append({"system": name, "paper row": curves.PAPER_TABLE2[name]["paper name"],
                  **{f: getattr(system.config, f) for f in fields},

@@ -197,18 +197,19 @@ class BenchData:
     table: pd.DataFrame
     labels: np.ndarray
     n_classes: int
-    text_model: str
-    max_tokens: int
     max_frames: int | None
-    frame_pool: int = 1
+    shared: dict[str, Any]  # the profile's model options (ExperimentConfig.shared_model_options)
     context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.shared["max_tokens"])
 
     def build(self, system: str) -> nn.Module:
         """``system`` built with the profile's shared options (text model, tokens, frame pooling)."""
         from sernb.models.registry import build_with_shared
 
-        shared = {"text_model": self.text_model, "max_tokens": self.max_tokens, "frame_pool": self.frame_pool}
-        return build_with_shared(system, self.n_classes, shared)
+        return build_with_shared(system, self.n_classes, self.shared)
 
 
 def load_bench_data(settings: BenchSettings, device: torch.device) -> BenchData:
@@ -223,8 +224,8 @@ def load_bench_data(settings: BenchSettings, device: torch.device) -> BenchData:
     names = class_names(config.classes)
     labels = table["label"].map({n: i for i, n in enumerate(names)}).to_numpy()
     max_frames = config.max_frames if settings.max_frames == -1 else settings.max_frames
-    return BenchData(table, labels, len(names), config.text_model, config.max_tokens, max_frames,
-                     config.frame_pool, {"device": device, "progress": False})
+    return BenchData(table, labels, len(names), max_frames, config.shared_model_options(),
+                     {"device": device, "progress": False})
 
 
 def build_dataset(model: nn.Module, data: BenchData, inputs: dict[str, list] | None = None) -> SERDataset:

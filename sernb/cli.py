@@ -72,7 +72,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(result.path / "result.json", out / "result.json")
     shutil.copyfile(result.path / "predictions.csv", out / "predictions.csv")
-    first = result.path / "runs" / result.record["runs"][0]["name"] / "model"
+    first = result.run_path(result.record["runs"][0]["name"]) / "model"
     if first.is_dir():
         shutil.rmtree(out / "model", ignore_errors=True)
         shutil.copytree(first, out / "model")

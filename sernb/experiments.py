@@ -7,11 +7,13 @@
     result.json              mean and std over folds x seeds, per-run metrics, histories, provenance
     predictions.csv          every test prediction of every run, with class probabilities
     attention.npz            a few cross-modal attention maps (heads x frames x tokens) per run
-    runs/<fold>__seed<k>/    one finished run each (run.json, ...); a killed run resumes from here
 
-The key hashes everything that changes the numbers (system, corpus content, protocol, seeds, model
-and training settings, sernb version), not the device or progress bars. The same config returns
-the stored result at once, so notebooks share runs and papermill reruns are cheap.
+and every (fold, seed) under ``<results>/_runs/<run key>/<fold>__seed<k>/`` (run.json, ...; a
+killed run resumes from there). The key hashes everything that changes the numbers (system, corpus
+content, protocol, seeds, model and training settings, sernb version), not the device or progress
+bars; the run key is the same without the seeds, so an experiment on seeds (0,) reuses the seed-0
+run of one on (0, 1, 2). The same config returns the stored result at once, so notebooks share
+runs and papermill reruns are cheap.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from sernb.utils import (
 RUNTIME_FIELDS = ("device", "progress", "profile")
 #: Fields added after results were first stored: left out of the key while empty, so adding one
 #: does not invalidate every cached result.
-OPTIONAL_FIELDS = ("mitigations",)
+OPTIONAL_FIELDS = ("mitigations", "text_layers")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class ExperimentConfig:
     max_frames: int | None = 300
     frame_pool: int = 1
     max_tokens: int = 128
+    text_layers: int | None = None  # top text-encoder layers fine-tuned; None: all (the paper)
     epochs: int = 8
     patience: int | None = 3
     batch_size: int = 64
@@ -107,7 +110,8 @@ class ExperimentConfig:
 
     def shared_model_options(self) -> dict[str, Any]:
         """Model options every system gets when its factory takes them (see ``build_with_shared``)."""
-        return {"text_model": self.text_model, "max_tokens": self.max_tokens, "frame_pool": self.frame_pool}
+        return {"text_model": self.text_model, "max_tokens": self.max_tokens, "frame_pool": self.frame_pool,
+                "text_layers": self.text_layers}
 
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lr_text=self.lr_text,
@@ -141,6 +145,12 @@ class Result:
     def history(self) -> dict[str, list[dict[str, float]]]:
         """Per-epoch history of every run, keyed by run name (``"session-1__seed0"``)."""
         return self.record["history"]
+
+    def run_path(self, name: str) -> Path:
+        """Folder of the run ``name`` (``"session-1__seed0"``): shared by experiments, see the module."""
+        if "runs_dir" in self.record:
+            return self.path.parent / self.record["runs_dir"] / name
+        return self.path / "runs" / name  # results stored before runs were shared
 
     @property
     def runs(self) -> pd.DataFrame:
@@ -272,10 +282,14 @@ def prepare_inputs(model: nn.Module, table: pd.DataFrame, context: dict[str, Any
 # Running
 # ---------------------------------------------------------------------------------------------
 
-def experiment_key(config: ExperimentConfig, table: pd.DataFrame) -> str:
-    """Hash of the settings that change the numbers plus the corpus content and code version."""
+def experiment_key(config: ExperimentConfig, table: pd.DataFrame, *, with_seeds: bool = True) -> str:
+    """Hash of the settings that change the numbers plus the corpus content and code version.
+
+    ``with_seeds=False`` gives the key of the runs, which experiments on other seed lists share.
+    """
     settings = {k: v for k, v in config.to_dict().items()
-                if k not in RUNTIME_FIELDS and not (k in OPTIONAL_FIELDS and not v)}
+                if k not in RUNTIME_FIELDS and not (k in OPTIONAL_FIELDS and not v)
+                and (with_seeds or k != "seeds")}
     corpus = config_hash([table["utt_id"].tolist(), table["label"].tolist(), table["text"].tolist()])
     return config_hash({"settings": settings, "corpus": corpus, "sernb": sernb.__version__})
 
@@ -300,15 +314,19 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
         shutil.rmtree(folder)
     from sernb.data.splits import make_folds
 
+    runs_dir = f"_runs/{experiment_key(config, table, with_seeds=False)}"
     started = time.perf_counter()
     context: dict[str, Any] = {"device": pick_device(config.device), "progress": config.progress}
     runs = []
     for seed in config.seeds:
         for fold in make_folds(table, config.protocol, seed=seed, **fold_options(system.name, config.protocol)):
             keep = keep_model is True or (keep_model == "first" and not runs)
-            runs.append(run_fold(config, table, fold, seed, folder / "runs" / f"{fold.name}__seed{seed}",
-                                 labels, context, keep_model=keep))
+            run_dir = folder.parent / runs_dir / f"{fold.name}__seed{seed}"
+            if force:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            runs.append(run_fold(config, table, fold, seed, run_dir, labels, context, keep_model=keep))
     record = _aggregate(config, system.name, key, table, labels, runs, context, time.perf_counter() - started)
+    record["runs_dir"] = runs_dir
     _write_tables(folder, runs, record)
     atomic_write_json(folder / "result.json", record)
     return Result.load(folder)  # exactly what a later cached call returns
@@ -340,7 +358,7 @@ def first_model(result: Result, config: ExperimentConfig, table: pd.DataFrame | 
     from sernb.models.checkpoint import MODEL_FILE, load_model
 
     name = result.record["runs"][0]["name"]
-    folder = result.path / "runs" / name / "model"
+    folder = result.run_path(name) / "model"
     if not (folder / MODEL_FILE).exists():
         side = result.path / "models" / name
         folder = side / "model"

@@ -55,7 +55,8 @@ def test_run_writes_a_complete_record_and_reuses_it(smoke_corpus, tmp_path, monk
     assert np.allclose(preds.filter(like="p_").sum(1), 1, atol=1e-4)
     maps = result.attention
     assert maps and maps[0]["weights"].shape[0] == 8 and len(maps[0]["tokens"]) == maps[0]["weights"].shape[2]
-    assert not (result.path / "runs" / name / "checkpoint").exists()  # cleaned after the run
+    assert (result.run_path(name) / "run.json").exists()
+    assert not (result.run_path(name) / "checkpoint").exists()  # cleaned after the run
 
     monkeypatch.setattr(experiments, "fit", lambda *a, **k: pytest.fail("a cached result was retrained"))
     again = run(tiny(smoke_corpus, system="ours", epochs=2, progress=True, device="auto"), results_dir=tmp_path)
@@ -75,13 +76,19 @@ def test_protocol_times_seeds_and_resume_per_fold(smoke_corpus, tmp_path, monkey
     (result.path / "result.json").unlink()
     import shutil
 
-    shutil.rmtree(result.path / "runs" / "session-3__seed1")
+    shutil.rmtree(result.run_path("session-3__seed1"))
     calls = []
     real_fit = experiments.fit
     monkeypatch.setattr(experiments, "fit", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
     resumed = run(config, results_dir=tmp_path)
     assert len(calls) == 1
     assert resumed.record["accuracy"] == pytest.approx(result.record["accuracy"])
+
+    # Another seed list is another experiment, but its runs are shared: seed 1 alone trains nothing.
+    monkeypatch.setattr(experiments, "fit", lambda *a, **k: pytest.fail("a shared run was retrained"))
+    seed1 = run(tiny(smoke_corpus, system="audio_only", protocol="loso", seeds=(1,)), results_dir=tmp_path)
+    assert seed1.key != result.key and seed1.record["n_runs"] == 5
+    assert [r["accuracy"] for r in seed1.record["runs"]] == accuracies[5:]
 
 
 def test_key_ignores_device_but_not_settings(smoke_corpus):

@@ -262,3 +262,23 @@ def test_no_downloads_unless_asked(monkeypatch, env, offline):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert hub_offline() is offline
+
+
+def test_text_layers_trains_only_the_top_layers():
+    model = build_model("ours", text_model="minilm", text_layers=2).train()
+    backbone = model.text.backbone
+    layers = backbone.encoder.layer
+    assert not any(p.requires_grad for p in backbone.embeddings.parameters())
+    assert not any(p.requires_grad for layer in layers[:-2] for p in layer.parameters())
+    assert all(p.requires_grad for layer in layers[-2:] for p in layer.parameters())
+    # frozen parts stay in eval mode (no dropout) even after model.train(); the top layers train
+    assert not backbone.embeddings.training and not layers[0].training and layers[-1].training
+    ids = torch.as_tensor(model.text.tokenize(["a short sentence"]))
+    model.text(ids, torch.ones_like(ids, dtype=torch.bool)).sum().backward()
+    assert layers[-1].attention.self.query.weight.grad is not None
+    assert layers[0].attention.self.query.weight.grad is None
+
+
+def test_text_layers_out_of_range_is_named():
+    with pytest.raises(ValueError, match="text_layers=9.*6 layers"):
+        build_model("ours", text_model="minilm", text_layers=9)

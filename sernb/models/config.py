@@ -25,6 +25,8 @@ class ModelConfig:
     text_model: short name (``"minilm"``, ``"deberta-v3-base"``, ``"tiny-deberta"``), a Hugging Face
         hub id or a local folder; see :func:`sernb.models.text.resolve_text_model`.
     finetune_text: train the text encoder (paper) or keep it frozen ("static", the baseline).
+    text_layers: with ``finetune_text``, how many top transformer layers are trained (None: all of
+        them and the embeddings, the paper; the CPU profiles train the top 2 of MiniLM's 6).
     fusion: ``"attention"`` (8-head cross-modal attention, queries = audio frames, keys/values =
         text tokens) or ``"concat"`` (concatenate the two global vectors).
     frame_pool: average every k MFCC frames before the audio encoder (1 = every 10 ms frame, the
@@ -43,6 +45,7 @@ class ModelConfig:
     dropout: float = 0.3
     n_classes: int = 6
     max_tokens: int = 128
+    text_layers: int | None = None
 
     def __post_init__(self) -> None:
         if self.modalities not in MODALITIES:

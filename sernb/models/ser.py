@@ -37,7 +37,8 @@ class SERModel(nn.Module):
         self.config = config
         c = config
         self.audio = build_audio_encoder(c.audio, c.n_mfcc, c.hidden, c.frame_pool) if c.uses_audio else None
-        self.text = TextEncoder(c.text_model, c.hidden, c.finetune_text, c.max_tokens) if c.uses_text else None
+        self.text = TextEncoder(c.text_model, c.hidden, c.finetune_text, c.max_tokens,
+                                 c.text_layers) if c.uses_text else None
         self.cross = CrossModalAttention(c.hidden, c.heads) if c.cross_attention else None
         n_parts = int(c.uses_audio) + int(c.uses_text)  # attention: pooled fused frames + text vector
         self.head = mlp_head(n_parts * c.hidden, c.hidden, c.n_classes, c.dropout)

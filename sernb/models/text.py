@@ -190,11 +190,13 @@ class TextEncoder(nn.Module):
     """Hugging Face encoder -> token states -> linear projection to ``hidden`` (Section 3.1).
 
     ``finetune=False`` freezes the backbone and keeps it in eval mode (no dropout), so its token
-    states can be precomputed once; the projection is always trained.
+    states can be precomputed once; the projection is always trained. ``train_layers=k`` fine-tunes
+    only the top k transformer layers (embeddings and lower layers frozen, in eval mode): on a CPU
+    that halves the cost of a step for MiniLM at k=2, since nothing below layer k needs a backward.
     """
 
     def __init__(self, text_model: str = "minilm", hidden: int = 256, finetune: bool = True,
-                 max_tokens: int = 128) -> None:
+                 max_tokens: int = 128, train_layers: int | None = None) -> None:
         super().__init__()
         self.spec = resolve_text_model(text_model)
         self.backbone, self.tokenizer = load_text_backbone(self.spec)
@@ -203,14 +205,19 @@ class TextEncoder(nn.Module):
         self.backbone_dim = int(self.backbone.config.hidden_size)
         self.proj = nn.Linear(self.backbone_dim, hidden)
         self._fingerprint: str | None = None
+        self._frozen: list[nn.Module] = []
         if not finetune:
             self.backbone.requires_grad_(False)
-            self.backbone.eval()
+            self._frozen = [self.backbone]
+        elif train_layers is not None:
+            self._frozen = _freeze_below_top(self.backbone, train_layers, self.spec.label)
+        for module in self._frozen:
+            module.eval()
 
     def train(self, mode: bool = True) -> TextEncoder:
         super().train(mode)
-        if not self.finetune:
-            self.backbone.eval()
+        for module in self._frozen:  # frozen parts never use dropout: the same input, the same states
+            module.eval()
         return self
 
     def tokenize(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -245,6 +252,20 @@ class TextEncoder(nn.Module):
                 h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
+
+
+def _freeze_below_top(backbone: nn.Module, k: int, label: str) -> list[nn.Module]:
+    """Freeze everything in ``backbone`` but its top ``k`` layers; return the frozen modules."""
+    layers = getattr(getattr(backbone, "encoder", None), "layer", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise ValueError(f"text_layers={k}: the text encoder {label} has no encoder.layer list to choose "
+                         "layers from; use text_layers=None (fine-tune all)")
+    if not 1 <= k <= len(layers):
+        raise ValueError(f"text_layers={k}: {label} has {len(layers)} layers; choose 1..{len(layers)} or None")
+    backbone.requires_grad_(False)
+    top = layers[len(layers) - k:]
+    top.requires_grad_(True)
+    return [m for m in backbone.children() if m is not backbone.encoder] + list(layers[:len(layers) - k])
 
 
 # fingerprint -> text hash -> (L, D) float32 states
