@@ -46,6 +46,7 @@ DEVICE = "auto"  # "auto", "cpu" or "cuda"
 BENCH_MAX_UTTS = 128  # at most this many utterances timed (None: the profile's default)
 PAPER_SIZE = False  # also time a DeBERTa-v3-base-sized model with random weights
 SCALING_SIZES = None  # corpus sizes for the scaling plot; None: 1/8, 1/4, 1/2 and all
+REMEASURE = False  # True: time again even if runs/<profile>/ holds a timing of this machine and settings
 
 # %%
 import pandas as pd
@@ -70,10 +71,14 @@ print(f"profile {PROFILE!r}: {viz.corpus_name(corpus)}; timing on {n_utts} utter
 # repeats after untimed warm-up calls, because a shared machine is noisy and a median
 # ignores the odd slow repeat. The whole report, with every repeat, is written to
 # `runs/<profile>/bench.json`. (On the command line: `sernb bench --profile smoke`.)
+# A rerun of the chapter reads that report back when it was taken on this machine, with the
+# same settings and the same versions of sernb and torch; `REMEASURE = True` times again.
 
 # %%
 report = bench.run_benchmarks(profile=PROFILE, device=DEVICE, json_path=OUT / "bench.json", n_utts=n_utts,
-                              paper_size=PAPER_SIZE, data_root=DATA_ROOT)
+                              paper_size=PAPER_SIZE, data_root=DATA_ROOT, reuse=not REMEASURE)
+if report.get("reused"):
+    print(f"timings measured on {report.get('created', 'an earlier run')} on this machine, read back from {report['reused']}")
 env = report["environment"]
 print(f"device: {env['device']} ({env['device_name']}); {env['cpu_count']} CPU cores, "
       f"{env['torch_threads']} torch threads; torch {env['versions']['torch']}")
@@ -196,7 +201,8 @@ if PROFILE == "smoke":
 # bends upward would point at something quadratic (padding to the longest clip, for one).
 
 # %%
-scale = bench.scaling(PROFILE, sizes=SCALING_SIZES, device=DEVICE, data_root=DATA_ROOT)
+scale = bench.scaling(PROFILE, sizes=SCALING_SIZES, device=DEVICE, data_root=DATA_ROOT,
+                      json_path=OUT / "scaling.json", reuse=not REMEASURE)
 scale.round(3)
 
 # %%

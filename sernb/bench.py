@@ -19,6 +19,7 @@ one training epoch at several corpus sizes for the efficiency chapter's plot.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import platform
@@ -529,20 +530,27 @@ def paper_size_benchmark(data: BenchData, settings: BenchSettings, device: torch
 # ---------------------------------------------------------------------------------------------
 
 def run_benchmarks(profile: str = "smoke", *, device: str = "auto", json_path: str | os.PathLike | None = None,
-                   settings: BenchSettings | None = None, **overrides: Any) -> dict[str, Any]:
+                   settings: BenchSettings | None = None, reuse: bool = False, **overrides: Any) -> dict[str, Any]:
     """Measure everything for ``profile`` and return the report (also written to ``json_path``).
 
-    ``overrides`` adjust :class:`BenchSettings` (e.g. ``repeats=2, systems=["ours"]``).
+    ``overrides`` adjust :class:`BenchSettings` (e.g. ``repeats=2, systems=["ours"]``). ``reuse``
+    returns the report already at ``json_path`` when it was measured with the same settings on the
+    same machine and code (see :func:`stored_measurement`), so a rerun of the book does not time
+    everything again; its ``"reused"`` field says so.
     """
     from sernb.models.registry import system_names
 
     settings = settings or BenchSettings.for_profile(profile, device=device, **overrides)
     dev = pick_device(settings.device)
+    key = {"settings": _settings_dict(settings), "environment": environment(dev)}
+    stored = stored_measurement(json_path, key) if reuse else None
+    if stored is not None:
+        return stored
     started = time.perf_counter()
     data = load_bench_data(settings, dev)
     names = list(settings.systems) if settings.systems is not None else system_names()
-    report: dict[str, Any] = {"schema": SCHEMA, "profile": settings.profile, "settings": _settings_dict(settings),
-                              "environment": environment(dev), "utterances": len(data.table),
+    report: dict[str, Any] = {"schema": SCHEMA, "profile": settings.profile, **key,
+                              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "utterances": len(data.table),
                               "paper_table3": PAPER_TABLE3, "systems": [], "fast_paths": []}
     stages: dict[str, float] = {}
     report["stage_seconds"] = stages
@@ -570,6 +578,24 @@ def run_benchmarks(profile: str = "smoke", *, device: str = "auto", json_path: s
     if json_path is not None:
         atomic_write_json(json_path, report)
     return report
+
+
+def stored_measurement(path: str | os.PathLike | None, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON at ``path`` if its ``key`` fields equal ``key`` (same settings, machine, versions).
+
+    A timing taken on another machine, with other settings or another sernb/torch version is
+    never reused: any difference in ``key`` means measuring again.
+    """
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        stored = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # a damaged file is measured again (and overwritten), not an error
+    wanted = json.loads(json.dumps(key))  # tuples -> lists, as stored
+    if any(stored.get(k) != v for k, v in wanted.items()):
+        return None
+    return {**stored, "reused": str(path)}
 
 
 @contextlib.contextmanager
@@ -667,16 +693,23 @@ def _frame_text(frame: pd.DataFrame) -> str:
 # ---------------------------------------------------------------------------------------------
 
 def scaling(profile: str = "offline", sizes: Sequence[int] | None = None, system: str = MAIN_SYSTEM,
-            device: str = "auto", **overrides: Any) -> pd.DataFrame:
+            device: str = "auto", json_path: str | os.PathLike | None = None, reuse: bool = False,
+            **overrides: Any) -> pd.DataFrame:
     """Preprocessing and one training epoch at four corpus sizes (chapter "Efficiency" plots it).
 
     ``sizes`` are utterance counts of nested random subsets of the profile's corpus (default: 1/8,
     1/4, 1/2 and all of it). Preprocessing is MFCC extraction without the cache plus tokenization.
+    Rows are written to ``json_path``; ``reuse`` reads them back as :func:`run_benchmarks` does.
     """
     from sernb.data.features import extract_mfcc
 
     settings = BenchSettings.for_profile(profile, device=device, n_utts=10**9, **overrides)
     dev = pick_device(settings.device)
+    key = {"settings": _settings_dict(settings), "environment": environment(dev),
+           "sizes": list(sizes) if sizes else None, "system": system}
+    stored = stored_measurement(json_path, key) if reuse else None
+    if stored is not None:
+        return pd.DataFrame(stored["rows"], columns=stored["columns"])
     full = load_bench_data(settings, dev)
     n = len(full.table)
     sizes = sorted(sizes or [max(8, n // 8), max(8, n // 4), max(8, n // 2), n])
@@ -700,4 +733,8 @@ def scaling(profile: str = "offline", sizes: Sequence[int] | None = None, system
                                     data.n_classes)
         rows.append({"utterances": size, "audio_hours": audio_seconds(data.table["wav_path"].tolist()) / 3600,
                      "preprocess_s": prep, "train_epoch_s": epoch, "system": system, "device": str(dev)})
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if json_path is not None:
+        atomic_write_json(json_path, {**key, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                      "columns": list(frame.columns), "rows": frame.values.tolist()})
+    return frame

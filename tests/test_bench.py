@@ -131,9 +131,27 @@ def test_unknown_system_is_a_clear_error(capsys):
     assert "unknown system 'nope'" in capsys.readouterr().err
 
 
-def test_scaling_returns_one_row_per_size():
-    frame = bench.scaling("smoke", sizes=[4, 8, 12, 16], system="audio_only", device="cpu")
+def test_scaling_returns_one_row_per_size(tmp_path, monkeypatch):
+    path = tmp_path / "scaling.json"
+    frame = bench.scaling("smoke", sizes=[4, 8, 12, 16], system="audio_only", device="cpu", json_path=path)
     assert isinstance(frame, pd.DataFrame)
     assert frame["utterances"].tolist() == [4, 8, 12, 16]
     assert (frame[["audio_hours", "preprocess_s", "train_epoch_s"]] > 0).all().all()
     assert frame["audio_hours"].is_monotonic_increasing
+    # reuse reads the stored rows back (nothing is timed); other sizes are measured again
+    monkeypatch.setattr(bench, "train_epoch_seconds", lambda *a, **k: pytest.fail("timed again"))
+    again = bench.scaling("smoke", sizes=[4, 8, 12, 16], system="audio_only", device="cpu", json_path=path,
+                          reuse=True)
+    pd.testing.assert_frame_equal(again, frame)
+    with pytest.raises(pytest.fail.Exception, match="timed again"):
+        bench.scaling("smoke", sizes=[4, 8], system="audio_only", device="cpu", json_path=path, reuse=True)
+
+
+def test_a_stored_report_is_reused_only_for_the_same_settings_and_machine(report, monkeypatch):
+    out, path = report
+    key = {"settings": out["settings"], "environment": out["environment"]}
+    assert bench.stored_measurement(path, key)["reused"] == str(path)
+    assert bench.stored_measurement(path, {**key, "settings": {**out["settings"], "repeats": 9}}) is None
+    other = {**out["environment"], "device_name": "another CPU"}
+    assert bench.stored_measurement(path, {**key, "environment": other}) is None
+    assert bench.stored_measurement(path.with_name("missing.json"), key) is None
