@@ -349,12 +349,15 @@ def attention_figure(maps: list[AttentionMap], mfccs: list[np.ndarray], prosody:
     slider = [{"label": name, "method": "restyle",
                "args": [{"z": [_short((m.mean if h is None else m.weights[h]).T) for m in maps]},
                         att_traces]} for name, h in choices]
-    fig.update_layout(height=760, margin={"t": 110}, legend={"orientation": "h", "y": 1.02, "x": 0.5},
-                      updatemenus=[{"buttons": buttons, "x": 0, "xanchor": "left", "y": 1.14, "yanchor": "top"}],
+    # Title at the very top, then one row with the utterance dropdown (left) and the legend
+    # (right), then the plots: nothing overlaps the subplot titles.
+    fig.update_layout(height=870, margin={"t": 150, "b": 160}, title={"y": 0.985, "yanchor": "top"},
+                      legend={"orientation": "h", "y": 1.09, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+                      updatemenus=[{"buttons": buttons, "x": 0, "xanchor": "left", "y": 1.09, "yanchor": "bottom"}],
                       sliders=[{"steps": slider, "currentvalue": {"prefix": "showing: "}, "pad": {"t": 40}}],
                       **{yaxis: {"tickvals": list(range(len(maps[0].tokens))), "ticktext": maps[0].tokens,
                                  "autorange": "reversed"}})
-    fig.update_layout(title=ticks(maps[0])["title.text"])
+    fig.update_layout(title_text=ticks(maps[0])["title.text"])
     fig.update_xaxes(title_text="time (s)", row=3, col=1)
     fig.update_yaxes(title_text="coefficient", row=1, col=1)
     fig.update_yaxes(title_text="dB", row=2, col=1)

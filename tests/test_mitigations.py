@@ -141,7 +141,7 @@ def test_mitigations_are_validated_with_clear_errors():
     assert train.modality_dropout == 0.3 and train.supcon == 0.1
 
 
-def test_empty_mitigations_leave_the_experiment_key_unchanged():
+def test_empty_optional_fields_leave_the_experiment_key_unchanged():
     from dataclasses import asdict
 
     import sernb
@@ -149,12 +149,13 @@ def test_empty_mitigations_leave_the_experiment_key_unchanged():
     table = pd.DataFrame({"utt_id": ["a", "b"], "label": ["ang", "sad"], "text": ["x", "y"]})
     config = experiments.ExperimentConfig()
     settings = {k: v for k, v in asdict(config).items()
-                if k not in experiments.RUNTIME_FIELDS and k != "mitigations"}  # the key before the field
+                if k not in experiments.RUNTIME_FIELDS and k not in experiments.OPTIONAL_FIELDS}  # keys before them
     corpus = config_hash([table["utt_id"].tolist(), table["label"].tolist(), table["text"].tolist()])
     before = config_hash({"settings": settings, "corpus": corpus, "sernb": sernb.__version__})
     assert experiments.experiment_key(config, table) == before
     with_one = experiments.ExperimentConfig(mitigations={"supcon": 0.1})
     assert experiments.experiment_key(with_one, table) != before
+    assert experiments.experiment_key(experiments.ExperimentConfig(text_layers=2), table) != before
 
 
 # ------------------------------------------------------------------ training with every remedy
@@ -249,7 +250,7 @@ def test_experiment_with_mitigations_then_robustness(smoke_corpus, tmp_path):
     assert frame["condition"].tolist() == ["clean", "10 dB SNR", "0 dB SNR", "text only (audio missing)",
                                            "audio only (text missing)"]
     assert np.isfinite(frame[["accuracy", "balanced_accuracy", "weighted_f1"]].to_numpy()).all()
-    result = experiments.Result.load(next(tmp_path.iterdir()))
+    result = experiments.Result.load(next(p for p in tmp_path.iterdir() if (p / "result.json").exists()))
     assert result.record["config"]["mitigations"] == ALL
     # The clean condition re-reads the waveforms: it must reproduce the stored test score.
     assert frame.loc[0, "accuracy"] == pytest.approx(result.record["runs"][0]["accuracy"])
