@@ -11,6 +11,10 @@ import pandas as pd
 
 from sernb import viz
 
+#: Option values for "no filter" and "mean of heads": ipywidgets 8 shows a value of None as an
+#: empty selection, so None cannot stand for an option.
+ALL, MEAN = "all", -1
+
 
 def utterance_explorer(table: pd.DataFrame, n_mfcc: int = 40, max_listed: int = 300):
     """Browse the corpus by emotion and speaker; hear an utterance and see its MFCC (chapter 1).
@@ -26,23 +30,24 @@ def utterance_explorer(table: pd.DataFrame, n_mfcc: int = 40, max_listed: int = 
     from sernb.data.features import MFCCConfig, mfcc
 
     config = MFCCConfig(n_mfcc=n_mfcc)
-    emotion = w.Dropdown(options=[("all", None)] + [(f"{viz.EMOTION_NAMES.get(e, e)} ({e})", e)
+    emotion = w.Dropdown(options=[("all", ALL)] + [(f"{viz.EMOTION_NAMES.get(e, e)} ({e})", e)
                                                     for e in viz.emotion_order(table["label"])],
                          description="emotion")
-    speaker = w.Dropdown(options=[("all", None)] + [(s, s) for s in sorted(table["speaker"].unique())],
+    speaker = w.Dropdown(options=[("all", ALL)] + [(s, s) for s in sorted(table["speaker"].unique())],
                          description="speaker")
     utterances = w.Select(rows=8, layout=w.Layout(width="100%"), description="utterance")
     out = w.Output()
 
     def refresh_list(_=None) -> None:
         rows = table
-        if emotion.value is not None:
+        if emotion.value != ALL:
             rows = rows[rows["label"] == emotion.value]
-        if speaker.value is not None:
+        if speaker.value != ALL:
             rows = rows[rows["speaker"] == speaker.value]
         rows = rows.head(max_listed)
         utterances.options = [(f"{r.utt_id}  [{r.label}]  {str(r.text)[:60]}", i)
                               for i, r in zip(rows.index, rows.itertuples(), strict=True)]
+        _select_first(utterances)
 
     def show(change) -> None:
         if change["new"] is None:
@@ -65,6 +70,13 @@ def utterance_explorer(table: pd.DataFrame, n_mfcc: int = 40, max_listed: int = 
     return w.VBox([w.HBox([emotion, speaker]), utterances, out])
 
 
+def _select_first(choice) -> None:
+    """Select the first option: ipywidgets 8 leaves a selection empty when its options change,
+    and an explorer that opens on an empty figure looks broken."""
+    if choice.options and choice.value is None:
+        choice.value = choice.options[0][1]
+
+
 def attention_explorer(maps: list, max_frames: int | None, k: int, corpus: str = ""):
     """Pick a class, an utterance and a head; see its attention beside MFCC and prosody (chapter 7).
 
@@ -77,16 +89,17 @@ def attention_explorer(maps: list, max_frames: int | None, k: int, corpus: str =
     from sernb.attention import utterance_figure
 
     labels = viz.emotion_order([m.label for m in maps])
-    emotion = w.Dropdown(options=[("all", None)] + [(viz.EMOTION_NAMES.get(e, e), e) for e in labels],
+    emotion = w.Dropdown(options=[("all", ALL)] + [(viz.EMOTION_NAMES.get(e, e), e) for e in labels],
                          description="class")
     utterance = w.Dropdown(description="utterance", layout=w.Layout(width="60%"))
-    head = w.Dropdown(options=[("mean of heads", None)]
+    head = w.Dropdown(options=[("mean of heads", MEAN)]
                       + [(f"head {h + 1}", h) for h in range(maps[0].weights.shape[0])], description="head")
     out = w.Output()
 
     def refresh(_=None) -> None:
         utterance.options = [(f"{m.utt_id} [{m.label} -> {m.pred}] {m.text[:50]}", i)
-                             for i, m in enumerate(maps) if emotion.value in (None, m.label)]
+                             for i, m in enumerate(maps) if emotion.value in (ALL, m.label)]
+        _select_first(utterance)
 
     def show(_=None) -> None:
         if utterance.value is None:
@@ -96,7 +109,8 @@ def attention_explorer(maps: list, max_frames: int | None, k: int, corpus: str =
         with out:
             display(Markdown(f"**{m.utt_id}**: true {m.label}, predicted {m.pred}: *{m.text}*"))
             display(viz.audio_player(m.wav_path, max_seconds=10))
-            display(utterance_figure(m, max_frames, k, head.value, title=f"Attention, {corpus}"))
+            head_index = None if head.value == MEAN else head.value
+            display(utterance_figure(m, max_frames, k, head_index, title=f"Attention, {corpus}"))
 
     emotion.observe(refresh, names="value")
     utterance.observe(show, names="value")

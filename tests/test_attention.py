@@ -102,3 +102,21 @@ def test_attention_figure_controls():
     z_head2 = steps[2].args[0]["z"][0]
     assert np.asarray(z_head2) == pytest.approx(np.round(maps[0].weights[1].T, 4), abs=1e-4)
     assert list(steps[2].args[1]) == [3, 7]  # the attention heatmap of each utterance
+
+
+def test_attention_explorer_opens_on_an_utterance_and_follows_the_class(monkeypatch):
+    from sernb import viz, widgets
+
+    shown = []
+    monkeypatch.setattr(at, "utterance_figure", lambda m, *a, **k: shown.append(m.utt_id) or "figure")
+    monkeypatch.setattr(viz, "audio_player", lambda *a, **k: "player")
+    maps = [amap("u1", "ang", ["a", "b"], np.full((2, 4, 2), 0.5)), amap("u2", "sad", ["c"], np.ones((2, 4, 1)))]
+    box = widgets.attention_explorer(maps, None, 3)
+    (emotion, head), utterance = box.children[0].children, box.children[1]
+    assert utterance.value == 0 and shown == ["u1"]  # never an empty explorer
+    # JupyterLab draws a value of None as an empty dropdown, whatever the label says
+    assert None not in (emotion.value, head.value) and emotion.label == "all"
+    emotion.value = "sad"
+    assert utterance.value == 1 and shown[-1] == "u2"
+    head.value = 1
+    assert shown[-1] == "u2" and len(shown) == 3
