@@ -149,6 +149,8 @@ def load_text_backbone(spec: TextModelSpec) -> tuple[nn.Module, object]:
     if spec.source == "tiny":
         return _tiny_deberta()
     hf_logging.set_verbosity_error()  # the "some weights were not used" chatter is expected
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a "Loading weights" bar per model would litter every chapter
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.location, local_files_only=hub_offline())
         if _BUILD_FROM_CONFIG[-1]:
@@ -161,6 +163,9 @@ def load_text_backbone(spec: TextModelSpec) -> tuple[nn.Module, object]:
         raise OSError(f"could not load text model {spec.name!r} from {where} {spec.location!r}: "
                       f"{err}. Check the name, or pass a local folder with config.json, the "
                       "tokenizer files and the weights.") from err
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     return backbone, tokenizer
 
 
