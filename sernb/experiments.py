@@ -351,16 +351,17 @@ def first_model(result: Result, config: ExperimentConfig, table: pd.DataFrame | 
                 device: str = "cpu") -> tuple[nn.Module, dict[str, Any], Path]:
     """The trained model of ``result``'s first run: ``(model, model.json, folder)``.
 
-    ``run(config, keep_model="first")`` saves it beside the run, but a result cached by a run
-    without ``keep_model`` has none; then the first (fold, seed) is trained again with the same
-    seed into ``<result>/models/<run>`` (once; later calls load it): same seed, same model.
+    ``run(config, keep_model="first")`` saves it beside the run, but a run stored without
+    ``keep_model`` has none; then the first (fold, seed) is trained again with the same seed into
+    ``models/<run>`` beside the shared runs (once, for every experiment sharing that run; later
+    calls load it): same seed, same model.
     """
     from sernb.models.checkpoint import MODEL_FILE, load_model
 
     name = result.record["runs"][0]["name"]
     folder = result.run_path(name) / "model"
     if not (folder / MODEL_FILE).exists():
-        side = result.path / "models" / name
+        side = result.run_path(name).parent / "models" / name
         folder = side / "model"
         if not (folder / MODEL_FILE).exists():
             table = load_corpus(config) if table is None else table

@@ -158,3 +158,12 @@ def test_help_explains_every_option(command, capsys):
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert "usage: sernb " + command in capsys.readouterr().out
+
+
+def test_first_model_is_trained_once_for_every_experiment_sharing_the_run(smoke_corpus, tmp_path, monkeypatch):
+    one = run(tiny(smoke_corpus, system="audio_only", seeds=(0, 1)), results_dir=tmp_path)  # no model kept
+    model, info, folder = experiments.first_model(one, tiny(smoke_corpus, system="audio_only", seeds=(0, 1)))
+    assert folder.is_dir() and info["labels"] == one.labels
+    monkeypatch.setattr(experiments, "fit", lambda *a, **k: pytest.fail("the kept model was trained again"))
+    other = run(tiny(smoke_corpus, system="audio_only", seeds=(0,)), results_dir=tmp_path)
+    assert experiments.first_model(other, tiny(smoke_corpus, system="audio_only", seeds=(0,)))[2] == folder
