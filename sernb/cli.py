@@ -57,7 +57,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     overrides = {
         "corpus": args.corpus, "data_root": args.data_root, "protocol": args.protocol,
-        "seeds": tuple(range(args.seeds)) if args.seeds else None, "text_model": args.text_model,
+        "seeds": tuple(range(args.seeds)) if args.seeds is not None else None, "text_model": args.text_model,
         "epochs": args.epochs, "patience": args.patience, "batch_size": args.batch_size,
         "max_frames": args.max_frames, "classes": args.classes, "device": args.device,
         "progress": False if args.no_progress else None,
@@ -68,17 +68,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except (OfflineModelError, FileNotFoundError, ValueError, KeyError) as err:
         print(f"sernb train: error: {err}", file=sys.stderr)
         return 2
+    from sernb.data.table import summarize_skips
+    from sernb.models.checkpoint import is_complete
+    from sernb.utils import atomic_write_bytes
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(result.path / "result.json", out / "result.json")
-    shutil.copyfile(result.path / "predictions.csv", out / "predictions.csv")
+    for name in ("result.json", "predictions.csv"):  # complete or absent, like every write
+        atomic_write_bytes(out / name, (result.path / name).read_bytes())
     first = result.run_path(result.record["runs"][0]["name"]) / "model"
-    if first.is_dir():
+    if is_complete(first):
+        staging = out / ".model.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(first, staging)
         shutil.rmtree(out / "model", ignore_errors=True)
-        shutil.copytree(first, out / "model")
+        staging.rename(out / "model")
         model_note = f"model of run {result.record['runs'][0]['name']} -> {out / 'model'}"
     else:
         model_note = "no model kept (the result was cached without one; rerun with --force to save it)"
+    meta = result.record["meta"]
+    if "skipped" in meta:
+        print(summarize_skips(meta["corpus"], meta["n_utterances"], meta["skipped"], meta.get("repaired")))
     print(result.summary())
     print(json.dumps({"result": str(out / "result.json"), "cached_at": str(result.path)}))
     print(model_note)
@@ -89,23 +99,27 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     """Print class probabilities and the top class for one recording."""
     import json
 
-    from sernb.data.audio import AudioError
-    from sernb.predict import TranscriptNeeded, predict_file
+    from sernb.predict import predict_file, read_transcript
 
-    try:
-        pred = predict_file(args.wav, text=args.text, checkpoint=args.checkpoint, device=args.device)
-    except (AudioError, TranscriptNeeded, FileNotFoundError) as err:
-        print(f"sernb predict: error: {err}", file=sys.stderr)
-        return 2
+    text, text_notes = args.text, []
+    if args.text_file:
+        if args.text is not None:
+            print("sernb predict: error: give the transcript with --text or --text-file, not both", file=sys.stderr)
+            return 2
+        text, text_notes = read_transcript(args.text_file)
+    pred = predict_file(args.wav, text=text, checkpoint=args.checkpoint, device=args.device)
+    pred.notes[:0] = text_notes
     if args.json:
         print(json.dumps(pred.to_dict(), indent=2))
         return 0
     for note in pred.notes:
         print(f"note: {note}")
+    for warning in pred.warnings:
+        print(f"warning: {warning}")
     print(f"system: {pred.system} ({' + '.join(pred.modalities)})")
     for name, p in sorted(pred.probs.items(), key=lambda kv: -kv[1]):
         print(f"  {name:>4}  {p:6.3f}  {'#' * round(40 * p)}")
-    print(f"top class: {pred.label}")
+    print(f"top class: {pred.label}" + (" (see the warnings above)" if pred.warnings else ""))
     return 0
 
 
@@ -170,6 +184,8 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("wav", help="the recording (wav, flac, ogg; other formats through librosa/ffmpeg)")
     p.add_argument("--text", default=None, help="what is said in the recording (needed by audio+text models)")
+    p.add_argument("--text-file", default=None, metavar="FILE",
+                   help="read the transcript from FILE (UTF-8; other lines are read as cp1252 and reported)")
     p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT),
                    help="model folder written by `sernb train` (OUT/model) (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
@@ -341,10 +357,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a sub-command. Bad input (a :class:`sernb.errors.SernbError`) prints
+    ``sernb <command>: error: <file>: <problem>`` and returns 2; anything else is a bug and keeps
+    its traceback."""
+    from sernb.errors import SernbError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except SernbError as err:
+        print(f"sernb {args.command}: error: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -96,14 +96,22 @@ class ExperimentConfig:
         own = {f.name for f in fields(cls)}
         base = {k: v for k, v in p.to_dict().items() if k in own and k != "profile"}
         base.update({k: v for k, v in overrides.items() if v is not None})
-        if base.get("data_root") and "corpus" not in overrides and not _is_synthetic(base["data_root"]):
+        if base.get("data_root") and overrides.get("corpus") is None and not _is_synthetic(base["data_root"]):
             base["corpus"] = "iemocap"  # a data root of real recordings: never label them synthetic
         if "seeds" in base:
             base["seeds"] = tuple(base["seeds"])
         return cls(system=system, profile=p.name, **base)
 
     def __post_init__(self) -> None:
+        from sernb.errors import UserInputError
+
         Mitigations.parse(self.mitigations)  # unknown keys or bad values: a clear error now, not mid-run
+        for name in ("epochs", "batch_size", "max_frames", "max_tokens", "frame_pool"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise UserInputError(None, f"{name} must be a positive whole number, not {value!r}")
+        if not self.seeds:
+            raise UserInputError(None, "seeds is empty: give at least one seed (e.g. --seeds 1 runs seed 0)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -220,6 +228,21 @@ def load_corpus(config: ExperimentConfig) -> pd.DataFrame:
     return load(config.corpus, root, classes=config.classes)
 
 
+def usable_rows(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` without the clips whose audio cannot be used, for a system that reads MFCCs.
+
+    One NaN-filled, empty or corrupt clip among thousands must not stop a run: it is dropped and
+    counted in ``table.attrs["skipped"]["unreadable audio"]`` (printed by ``sernb train``, stored
+    in result.json). The frames are cached, so :func:`run` reads them back at no cost.
+    """
+    if "audio" not in get_system(config.system).needs:
+        return table
+    from sernb.data.features import load_features
+
+    kept, _ = load_features(table, on_error="skip", progress=config.progress)
+    return kept
+
+
 def class_names(classes: int) -> list[str]:
     from sernb.data import EMOTIONS_4, EMOTIONS_6
 
@@ -303,13 +326,18 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
     ``table`` replaces the corpus loading (for tests or a filtered table).
     """
     system = get_system(config.system)
-    table = load_corpus(config) if table is None else table
+    table = usable_rows(config, load_corpus(config) if table is None else table)
     labels = class_names(config.classes)
     key = experiment_key(config, table)
     folder = Path(results_dir) if results_dir is not None else results_home()
     folder = folder / key
     if (folder / "result.json").exists() and not force:
-        return Result.load(folder)
+        try:
+            return Result.load(folder)
+        except (OSError, ValueError, KeyError) as exc:  # a damaged record: recompute it, never trust it
+            import logging
+
+            logging.getLogger("sernb").warning("ignoring damaged %s (%s); recomputing", folder / "result.json", exc)
     if force and folder.exists():
         shutil.rmtree(folder)
     from sernb.data.splits import make_folds
@@ -364,7 +392,7 @@ def first_model(result: Result, config: ExperimentConfig, table: pd.DataFrame | 
         side = result.run_path(name).parent / "models" / name
         folder = side / "model"
         if not (folder / MODEL_FILE).exists():
-            table = load_corpus(config) if table is None else table
+            table = usable_rows(config, load_corpus(config) if table is None else table)
             fold, seed = first_fold(result, table)
             context = {"device": pick_device(config.device), "progress": config.progress}
             run_fold(config, table, fold, seed, side, class_names(config.classes), context, keep_model=True)
@@ -374,10 +402,21 @@ def first_model(result: Result, config: ExperimentConfig, table: pd.DataFrame | 
 
 def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int, folder: Path,
              labels: list[str], context: dict[str, Any], keep_model: bool = False) -> dict[str, Any]:
-    """Train and test one (fold, seed); stored in ``folder`` so a killed experiment resumes."""
-    done = folder / "run.json"
-    if done.exists():
-        return _load_run(folder)
+    """Train and test one (fold, seed); stored in ``folder`` so a killed experiment resumes.
+
+    A run counts as done only when its run.json (written last) reads back and, if a model is
+    wanted, its model folder is complete; anything less is trained again. The large
+    ``checkpoint/`` folder is removed once the run is done, also when a kill left it behind.
+    """
+    from sernb.models.checkpoint import is_complete
+    from sernb.utils import clean_stale_temp
+
+    for part in (folder, folder / "checkpoint", folder / "model"):  # temporary files of a killed write
+        clean_stale_temp(part)
+    done = _finished_run(folder)
+    if done is not None and (not keep_model or is_complete(folder / "model")):
+        shutil.rmtree(folder / "checkpoint", ignore_errors=True)
+        return done
     seed_everything(seed)
     model = build_with_shared(config.system, len(labels), config.shared_model_options(), **config.model_options)
     targets = table["label"].map({name: i for i, name in enumerate(labels)})
@@ -410,13 +449,26 @@ def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int
     for i, name in enumerate(labels):
         preds[f"p_{name}"] = out.probs[:, i]
     samples, arrays = _attention_records(model, table, rows, out, labels, folder.name)
-    _save_run(folder, run_record, preds, samples, arrays)
-    if keep_model:
+    if keep_model:  # before run.json, which marks the run finished
         from sernb.models.checkpoint import save_model
 
+        shutil.rmtree(folder / "model", ignore_errors=True)  # what an interrupted save left
         save_model(model, folder / "model", labels=labels, extra=_model_extra(config))
+    _save_run(folder, run_record, preds, samples, arrays)
     shutil.rmtree(folder / "checkpoint", ignore_errors=True)
     return _load_run(folder)
+
+
+def _finished_run(folder: Path) -> dict[str, Any] | None:
+    """The record of a finished run in ``folder``, or None (absent, or damaged by a crash)."""
+    if not (folder / "run.json").is_file():
+        return None
+    try:
+        record = _load_run(folder)
+    except (OSError, ValueError):
+        return None
+    parts = ("predictions.csv", "attention.npz", "attention.json")
+    return record if all((folder / p).is_file() for p in parts) else None
 
 
 def _attention_rows(test_labels: np.ndarray, k: int) -> list[int]:
@@ -516,7 +568,8 @@ def provenance(config: ExperimentConfig, table: pd.DataFrame, device: torch.devi
     return {
         "seeds": list(config.seeds), "protocol": config.protocol, "corpus": corpus,
         "synthetic": corpus == "synthetic", "data_root": table.attrs.get("root"),
-        "n_utterances": len(table), "label_counts": table["label"].value_counts().to_dict(),
+        "n_utterances": len(table), "skipped": dict(table.attrs.get("skipped", {})),
+        "repaired": dict(table.attrs.get("repaired", {})), "label_counts": table["label"].value_counts().to_dict(),
         "sernb_version": sernb.__version__, "git_commit": git_commit(),
         "libraries": {"python": platform.python_version(), "torch": torch.__version__,
                       "transformers": transformers.__version__, "scikit-learn": sklearn.__version__,

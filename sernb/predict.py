@@ -3,6 +3,12 @@
 Any sample rate, mono or stereo: the clip is averaged to mono and resampled to the model's rate,
 then turned into MFCC frames exactly as in training (the settings are read from the checkpoint).
 Models that read text need the transcript; an audio-only model does not.
+
+Bad input never gets a quiet answer: unreadable, non-finite, empty, too short (under
+:data:`sernb.data.audio.MIN_SECONDS`) or silent recordings are refused with an
+:class:`~sernb.data.audio.AudioError` naming the file; short, very quiet or clipped ones are
+answered with a ``warnings`` entry. Only the seconds the model reads are decoded (a 2-hour
+file costs a few seconds), and the notes say so.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sernb.utils import PROJECT_ROOT
+from sernb.errors import DataError, UserInputError
+from sernb.utils import PROJECT_ROOT, decode_text
 
 if TYPE_CHECKING:
     from torch import nn
@@ -23,8 +30,11 @@ if TYPE_CHECKING:
 DEFAULT_CHECKPOINT = PROJECT_ROOT / "runs" / "train" / "model"
 
 
-class TranscriptNeeded(ValueError):
+class TranscriptNeeded(UserInputError):
     """The model reads text but no transcript was given."""
+
+    def __init__(self, problem: str):
+        super().__init__(None, problem)
 
 
 @dataclass
@@ -36,13 +46,16 @@ class Prediction:
     system: str
     modalities: tuple[str, ...]
     notes: list[str] = field(default_factory=list)
+    #: Problems with the input that make the answer less trustworthy (short, quiet, clipped...).
+    warnings: list[str] = field(default_factory=list)
     #: Cross-modal attention (heads, audio steps, tokens) and the token strings, when the model has them.
     attention: np.ndarray | None = None
     tokens: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return {"label": self.label, "probs": self.probs, "system": self.system,
-                "modalities": list(self.modalities), "notes": self.notes}
+                "modalities": list(self.modalities), "notes": self.notes,
+                "warnings": self.warnings}
 
 
 def predict_file(wav: str | os.PathLike, text: str | None = None,
@@ -65,14 +78,17 @@ def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike,
     A notebook that predicts many clips loads the model once and calls this; ``source`` names the
     model in error messages.
     """
-    from sernb.data.audio import load_audio
+    from sernb.data.audio import AudioError, audio_problems, read_clip
     from sernb.data.dataset import SERDataset
     from sernb.data.features import MFCCConfig, mfcc
     from sernb.train import predict
 
     reads_text = any(name in model.inputs for name in ("tokens", "text_states"))
     reads_audio = "mfcc" in model.inputs
-    notes = []
+    notes: list[str] = []
+    warnings: list[str] = []
+    if text is not None:
+        text = _clean_text(text, notes)
     if reads_text and not (text and text.strip()):
         raise TranscriptNeeded(
             f"the model in {source} ({info['system']}) reads the transcript as well as the audio: "
@@ -85,16 +101,73 @@ def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike,
     inputs: dict[str, list[np.ndarray]] = {}
     if reads_audio:
         config = MFCCConfig(**info.get("mfcc", {}))
-        inputs["mfcc"] = [mfcc(load_audio(wav, sr=config.sr), config)]
+        needed = seconds_needed(config, info.get("max_frames"))
+        clip = read_clip(wav, sr=config.sr, max_seconds=needed)
+        refuse, warn = audio_problems(clip.audio, clip.sr)
+        if refuse:
+            raise AudioError(wav, "; ".join(refuse) + "; no emotion can be read from it")
+        warnings += warn
+        if clip.truncated:
+            whole = f"{clip.total_seconds:,.1f} s" if clip.total_seconds else "a longer recording"
+            notes.append(f"read only the first {clip.seconds:.2f} s of {whole}: the model uses at most "
+                         f"{needed:.2f} s of audio")
+        inputs["mfcc"] = [mfcc(clip.audio, config)]
     elif not Path(wav).exists():
         notes.append(f"{wav} was not read: this model is text-only")
     if reads_text:
         inputs["tokens"] = model.text.tokenize([text])  # a frozen encoder runs on the fly here
+        if len(inputs["tokens"][0]) >= model.text.max_tokens:
+            notes.append(f"the transcript was cut to its first {model.text.max_tokens} tokens (the model's limit)")
     out = predict(model, SERDataset(inputs, max_frames=info.get("max_frames")), device=device,
                   keep_attention=[0])
     labels = info["labels"]
+    if not np.isfinite(out.probs).all():
+        raise DataError(source, "the model gave non-finite probabilities for this input; it cannot be trusted")
     probs = {name: float(p) for name, p in zip(labels, out.probs[0], strict=True)}
     modalities = tuple(m for m, used in (("audio", reads_audio), ("text", reads_text)) if used)
     tokens = model.text.tokenizer.convert_ids_to_tokens(inputs["tokens"][0].tolist()) if reads_text else []
-    return Prediction(labels[int(out.preds[0])], probs, info["system"], modalities, notes,
+    return Prediction(labels[int(out.preds[0])], probs, info["system"], modalities, notes, warnings,
                       attention=out.attention.get(0), tokens=tokens)
+
+
+def seconds_needed(config: Any, max_frames: int | None) -> float | None:
+    """Seconds of audio a model reads: ``max_frames`` MFCC frames (plus one window) or ``max_seconds``."""
+    limits = [config.max_seconds] if config.max_seconds else []
+    if max_frames:
+        limits.append((max_frames * config.hop_length + config.n_fft) / config.sr + 0.1)
+    return min(limits) if limits else None
+
+
+def _clean_text(text: str, notes: list[str]) -> str:
+    """A transcript from the shell: bytes that were not UTF-8 (``surrogateescape``) read as cp1252."""
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        text, _ = decode_text(text.encode("utf-8", "surrogateescape"))
+        notes.append("the transcript was not valid UTF-8; its bytes were read as cp1252 (Windows Latin-1)")
+    return text
+
+
+def read_transcript(path: str | os.PathLike) -> tuple[str, list[str]]:
+    """The transcript in a text file (``sernb predict --text-file``) and notes about its encoding.
+
+    UTF-8 (with or without BOM); lines that are not are read as cp1252 and the note says how many.
+    A missing, empty or non-regular file is a :class:`~sernb.errors.DataError` naming it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "transcript file not found")
+    if not path.is_file():
+        raise DataError(path, "transcript is not a regular file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(path, f"cannot read the transcript: {exc.strerror or exc}") from exc
+    if b"\x00" in data[:4096]:
+        raise DataError(path, "not a text file (it holds NUL bytes; UTF-16 or binary?)")
+    text, fallback = decode_text(data)
+    text = " ".join(text.split())
+    if not text:
+        raise DataError(path, "the transcript file is empty")
+    notes = []
+    if fallback:
+        notes.append(f"{path}: {fallback} line(s) not valid UTF-8 were read as cp1252 (Windows Latin-1)")
+    return text, notes

@@ -40,11 +40,18 @@ def pick_device(prefer: str | None = "auto"):
     """
     import torch
 
+    from sernb.errors import DeviceError
+
     if prefer in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(prefer)
+    try:
+        device = torch.device(prefer)
+    except (RuntimeError, TypeError) as exc:
+        raise DeviceError(None, f"unknown device {prefer!r}: use auto, cpu, cuda or cuda:N") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {prefer!r} was requested but torch sees no CUDA GPU; use --device cpu")
+        raise DeviceError(None, f"device {prefer!r} was requested but torch sees no CUDA GPU; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise DeviceError(None, f"device {prefer!r} does not exist: torch sees {torch.cuda.device_count()} GPU(s)")
     return device
 
 
@@ -102,3 +109,56 @@ def config_hash(config: Any, length: int = 12) -> str:
     """A short stable hash of a JSON-able config: the key of cached features and results."""
     blob = json.dumps(config, sort_keys=True, default=_json_default).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()[:length]
+
+
+#: A temporary file of :func:`atomic_write_bytes` older than this (seconds) was left by a killed process.
+STALE_TEMP_SECONDS = 600.0
+
+
+def clean_stale_temp(folder: str | os.PathLike, older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Delete the ``.<name>.*.tmp`` files a killed :func:`atomic_write_bytes` left in ``folder``.
+
+    Only files older than ``older_than`` seconds go, so a writer working right now (another
+    process, a joblib worker) keeps its file. Returns how many were removed.
+    """
+    import time
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    limit = time.time() - older_than
+    removed = 0
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            if tmp.is_file() and tmp.stat().st_mtime < limit:
+                tmp.unlink()
+                removed += 1
+        except OSError:  # gone already, or not ours to delete
+            continue
+    return removed
+
+
+def decode_text(data: bytes) -> tuple[str, int]:
+    """Bytes of a text file -> ``(text, lines not in UTF-8)``, never replacement characters.
+
+    Each line is read as UTF-8 (a leading byte-order mark is dropped); a line that is not valid
+    UTF-8 is read as Windows-1252 (Latin-1 where cp1252 leaves a byte undefined), which is what
+    such files almost always are. The caller reports the count, so nothing is fixed silently.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), 0
+    except UnicodeDecodeError:
+        pass
+    lines, fallback = [], 0
+    for raw in data.split(b"\n"):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            fallback += 1
+            try:
+                lines.append(raw.decode("cp1252"))
+            except UnicodeDecodeError:
+                lines.append(raw.decode("latin-1"))
+    return "\n".join(lines), fallback

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sernb.data.audio import AudioError, load_audio
-from sernb.utils import atomic_write_bytes, config_hash, data_home
+from sernb.utils import atomic_write_bytes, clean_stale_temp, config_hash, data_home
 
 logger = logging.getLogger("sernb")
 
@@ -86,8 +86,12 @@ def mfcc(audio: np.ndarray, config: MFCCConfig = MFCCConfig()) -> np.ndarray:
 
 
 def clip_mfcc(path: str | os.PathLike, config: MFCCConfig = MFCCConfig()) -> np.ndarray:
-    """Load one clip and return its MFCC frames; errors name the file."""
-    audio = load_audio(path, sr=config.sr)
+    """Load one clip and return its MFCC frames; errors name the file.
+
+    Only the first ``config.max_seconds`` (plus a margin for the resampler) are decoded.
+    """
+    limit = None if config.max_seconds is None else config.max_seconds + 0.05
+    audio = load_audio(path, sr=config.sr, max_seconds=limit)
     try:
         return mfcc(audio, config)
     except Exception as exc:  # wrap so the message names the clip
@@ -138,6 +142,8 @@ def extract_mfcc(
     paths = _paths(source)
     result = FeatureList([None] * len(paths))
     folder = cache_folder(config, cache_dir) if use_cache else None
+    if folder is not None and (removed := clean_stale_temp(folder)):
+        logger.info("MFCC cache: removed %d temporary file(s) left by an interrupted extraction", removed)
     todo: list[tuple[int, str, str | None]] = []
     for i, path in enumerate(paths):
         try:

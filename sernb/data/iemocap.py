@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from sernb.data.table import EMOTIONS_4, EMOTIONS_6, make_table
+from sernb.errors import DataError
+from sernb.utils import decode_text
 
 RELEASE = "IEMOCAP_full_release"
 #: Files the synthetic generator may leave next to the corpus; any of them marks it synthetic.
@@ -29,6 +31,11 @@ _TRANS_LINE = re.compile(r"^(\S+)\s+\[\s*([\d.]+)\s*-\s*([\d.]+)\s*\]:\s?(.*)$")
 # Ses01F_impro01_M003 -> session 01, gender of the speaker M (the LAST field, not the first)
 _UTT_ID = re.compile(r"^Ses(\d+)[FM]_.+_([FM])[^_]*$")
 _JUNK_ID = re.compile(r"_[FM]XX\d*$")
+#: Every label IEMOCAP's EmoEvaluation summaries use; any other is a typo or a foreign file, and
+#: is counted as ``unknown label:<x>`` (a data problem) rather than ``label:<x>`` (a filter).
+KNOWN_LABELS = frozenset({"ang", "fru", "neu", "sad", "exc", "hap", "sur", "fea", "oth", "dis", "xxx"})
+#: Repair counted when a transcript or evaluation line is not UTF-8.
+NON_UTF8 = "non-UTF-8 lines read as cp1252"
 
 
 @dataclass(frozen=True)
@@ -89,17 +96,19 @@ def load_iemocap(
     release = find_release(root)
     corpus = corpus or ("synthetic" if is_synthetic(release) else "iemocap")
     skipped: Counter = Counter()
+    repaired: Counter = Counter()
     rows = []
     for session_dir in sorted(release.glob("Session[1-5]")):
-        rows += _session_rows(session_dir, mapping, corpus, skipped)
+        rows += _session_rows(session_dir, mapping, corpus, skipped, repaired)
     return make_table(rows, skipped, corpus, str(release), sort_by=["session", "dialog", "turn"],
-                      classes=classes)
+                      classes=classes, repaired={k: int(v) for k, v in sorted(repaired.items()) if v})
 
 
-def _session_rows(session_dir: Path, mapping: dict | None, corpus: str, skipped: Counter) -> list[dict]:
+def _session_rows(session_dir: Path, mapping: dict | None, corpus: str, skipped: Counter,
+                  repaired: Counter) -> list[dict]:
     dialog_dir = session_dir / "dialog"
-    evaluations = _read_evaluations(dialog_dir / "EmoEvaluation", skipped)
-    transcripts = _read_transcripts(dialog_dir / "transcriptions", skipped)
+    evaluations = _read_evaluations(dialog_dir / "EmoEvaluation", skipped, repaired)
+    transcripts = _read_transcripts(dialog_dir / "transcriptions", skipped, repaired)
     skipped["unlabelled transcript"] += len(transcripts.keys() - {e.utt_id for e in evaluations})
     turns = _turns(evaluations)
     wav_root = session_dir / "sentences" / "wav"
@@ -109,6 +118,9 @@ def _session_rows(session_dir: Path, mapping: dict | None, corpus: str, skipped:
         match = _UTT_ID.match(ev.utt_id)
         if match is None:
             skipped["unparseable utterance id"] += 1
+            continue
+        if ev.label not in KNOWN_LABELS:
+            skipped[f"unknown label:{ev.label}"] += 1
             continue
         label = ev.label if mapping is None else mapping.get(ev.label)
         if label is None:
@@ -142,18 +154,34 @@ def _text_files(folder: Path) -> list[Path]:
                   if p.is_file() and p.suffix == ".txt" and not p.name.startswith("._"))
 
 
-def _read_lines(path: Path) -> list[str]:
+def _read_lines(path: Path, repaired: Counter) -> list[str]:
+    """Lines of a text file; lines that are not UTF-8 are read as cp1252 and counted."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+        data = path.read_bytes()
     except OSError as exc:
-        raise OSError(f"cannot read IEMOCAP file {path}: {exc}") from exc
+        raise DataError(path, f"cannot read IEMOCAP file: {exc.strerror or exc}") from exc
+    text, fallback = decode_text(data)
+    repaired[NON_UTF8] += fallback
+    return text.splitlines()
 
 
-def _read_evaluations(folder: Path, skipped: Counter) -> list[_Evaluation]:
-    """Summary lines of every EmoEvaluation file (evaluator lines are ignored)."""
+def _time(value: str, path: Path, number: int, line: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise DataError(path, f"line {number}: malformed time {value!r} in {line.strip()!r}") from None
+
+
+def _read_evaluations(folder: Path, skipped: Counter, repaired: Counter) -> list[_Evaluation]:
+    """Summary lines of every EmoEvaluation file (evaluator lines are ignored).
+
+    A malformed time is an error naming the file and line (the file is damaged: fix it); a
+    reversed time range or a second summary of the same utterance is a counted skip.
+    """
     evaluations = []
+    seen: set[str] = set()
     for path in _text_files(folder):
-        for line in _read_lines(path):
+        for number, line in enumerate(_read_lines(path, repaired), start=1):
             if not line.startswith("["):
                 continue
             match = _EVAL_LINE.match(line)
@@ -161,15 +189,23 @@ def _read_evaluations(folder: Path, skipped: Counter) -> list[_Evaluation]:
                 skipped["unparseable evaluation line"] += 1
                 continue
             start, end, utt_id, label = match.groups()
-            evaluations.append(_Evaluation(utt_id, float(start), float(end), label))
+            start_s, end_s = _time(start, path, number, line), _time(end, path, number, line)
+            if end_s <= start_s:
+                skipped["reversed or empty time range"] += 1
+                continue
+            if utt_id in seen:
+                skipped["duplicate evaluation"] += 1
+                continue
+            seen.add(utt_id)
+            evaluations.append(_Evaluation(utt_id, start_s, end_s, label))
     return evaluations
 
 
-def _read_transcripts(folder: Path, skipped: Counter) -> dict[str, str]:
+def _read_transcripts(folder: Path, skipped: Counter, repaired: Counter) -> dict[str, str]:
     """utt_id -> text; junk ids (``_FXX0``) and lines without an id and times are counted."""
     texts: dict[str, str] = {}
     for path in _text_files(folder):
-        for line in _read_lines(path):
+        for line in _read_lines(path, repaired):
             if not line.strip():
                 continue
             if _JUNK_ID.search(line.split(maxsplit=1)[0]):

@@ -11,6 +11,8 @@ sadness->sad, joy->hap and skips the other three. Clips are .mp4 (decoded later 
 
 from __future__ import annotations
 
+import io
+import math
 import os
 from collections import Counter
 from pathlib import Path
@@ -18,6 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from sernb.data.table import make_table
+from sernb.errors import DataError
+from sernb.utils import decode_text
 
 SPLITS = ("train", "dev", "test")
 CSV_NAMES = {split: f"{split}_sent_emo.csv" for split in SPLITS}
@@ -47,11 +51,13 @@ def load_meld(
         raise ValueError(f"unknown MELD split(s) {sorted(unknown)}; choose from {SPLITS}")
     root = Path(root).expanduser().resolve()
     skipped: Counter = Counter()
+    repaired: Counter = Counter()
     rows = []
     for split in SPLITS:
         if split in splits:
-            rows += _split_rows(root, split, classes, skipped)
-    return make_table(rows, skipped, "meld", str(root), classes=classes)
+            rows += _split_rows(root, split, classes, skipped, repaired)
+    return make_table(rows, skipped, "meld", str(root), classes=classes,
+                      repaired={k: int(v) for k, v in sorted(repaired.items()) if v})
 
 
 def parse_time(value: str) -> float:
@@ -64,8 +70,8 @@ def parse_time(value: str) -> float:
         return float("nan")
 
 
-def _split_rows(root: Path, split: str, classes: int | str, skipped: Counter) -> list[dict]:
-    frame = _read_csv(_find(root, CSV_NAMES[split], want_dir=False), split)
+def _split_rows(root: Path, split: str, classes: int | str, skipped: Counter, repaired: Counter) -> list[dict]:
+    frame = _read_csv(_find(root, CSV_NAMES[split], want_dir=False), split, repaired)
     clip_dir = _find(root, CLIP_DIRS[split], want_dir=True)
     clips = _list_clips(clip_dir)
     seen: set[tuple[int, int]] = set()
@@ -73,6 +79,8 @@ def _split_rows(root: Path, split: str, classes: int | str, skipped: Counter) ->
     for record in frame.to_dict("records"):
         row = _row(record, split, classes, clip_dir, clips, seen, skipped)
         if row is not None:
+            bad_times = sum(math.isnan(row[k]) for k in ("start", "end"))
+            repaired["malformed StartTime/EndTime (kept as NaN)"] += bad_times
             rows.append(row)
     rows.sort(key=lambda r: (r["_dia"], r["turn"]))
     for r in rows:
@@ -117,17 +125,18 @@ def _row(record: dict, split: str, classes, clip_dir: Path, clips: dict[str, int
     }
 
 
-def _read_csv(path: Path, split: str) -> pd.DataFrame:
+def _read_csv(path: Path, split: str, repaired: Counter) -> pd.DataFrame:
+    """The CSV of ``split``; lines that are not UTF-8 (some releases are Windows-1252, curly
+    quotes as \x92) are read as cp1252 and counted."""
     try:
-        try:
-            frame = pd.read_csv(path, encoding="utf-8")
-        except UnicodeDecodeError:  # some MELD releases are Windows-1252 (curly quotes as \x92)
-            frame = pd.read_csv(path, encoding="cp1252", encoding_errors="replace")
+        text, fallback = decode_text(path.read_bytes())
+        frame = pd.read_csv(io.StringIO(text))
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read MELD {split} CSV {path}: {exc}") from exc
+        raise DataError(path, f"cannot read the MELD {split} CSV: {exc}") from exc
+    repaired["non-UTF-8 lines read as cp1252"] += fallback
     missing = [c for c in _REQUIRED if c not in frame.columns]
     if missing:
-        raise ValueError(f"MELD CSV {path} lacks columns {missing} (has {list(frame.columns)})")
+        raise DataError(path, f"MELD CSV lacks columns {missing} (has {list(frame.columns)})")
     return frame
 
 

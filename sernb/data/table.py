@@ -35,6 +35,8 @@ from typing import Any
 
 import pandas as pd
 
+from sernb.errors import DataError
+
 logger = logging.getLogger("sernb")
 
 COLUMNS: list[str] = [
@@ -71,23 +73,33 @@ def make_table(
     table = table.reset_index(drop=True)
     table.attrs.update(corpus=corpus, root=root, skipped={k: int(v) for k, v in sorted(skipped.items()) if v},
                        **attrs)
+    table.attrs.setdefault("repaired", {})
     if table.empty:
-        raise ValueError(f"no utterances kept from {root}: {describe_skips(table)}")
+        raise DataError(root, f"no utterances kept from {root}: {describe_skips(table)}")
     _check_unique(table, corpus)
     _log_summary(table)
     return table
 
 
 def describe_skips(table: pd.DataFrame) -> str:
-    """One line: how many rows were kept and what was skipped, and why."""
+    """One line: how many rows were kept, what was skipped and why, and what was repaired."""
     corpus = table.attrs.get("corpus") or (table["corpus"].iloc[0] if len(table) else "table")
-    skipped = table.attrs.get("skipped", {})
+    return summarize_skips(corpus, len(table), table.attrs.get("skipped", {}), table.attrs.get("repaired", {}))
+
+
+def summarize_skips(corpus: str, kept: int, skipped: Mapping[str, int], repaired: Mapping[str, int] | None = None
+                    ) -> str:
+    """:func:`describe_skips` from the counts alone (e.g. as stored in a result.json)."""
     total = sum(skipped.values())
-    line = f"{corpus}: kept {len(table)} utterances"
+    line = f"{corpus}: kept {kept} utterances"
     if not total:
-        return line + ", skipped none"
-    reasons = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])))
-    return f"{line}, skipped {total} ({reasons})"
+        line += ", skipped none"
+    else:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])))
+        line += f", skipped {total} ({reasons})"
+    if repaired:
+        line += "; repaired: " + ", ".join(f"{k} {v}" for k, v in sorted(repaired.items()))
+    return line
 
 
 def has_problems(skipped: Mapping[str, int]) -> bool:
@@ -96,11 +108,13 @@ def has_problems(skipped: Mapping[str, int]) -> bool:
 
 
 def _log_summary(table: pd.DataFrame) -> None:
-    level = logging.WARNING if has_problems(table.attrs["skipped"]) else logging.INFO
+    problems = has_problems(table.attrs["skipped"]) or table.attrs.get("repaired")
+    level = logging.WARNING if problems else logging.INFO
     logger.log(level, describe_skips(table))
 
 
 def _check_unique(table: pd.DataFrame, corpus: str) -> None:
     dup = table["utt_id"][table["utt_id"].duplicated()]
     if len(dup):
-        raise ValueError(f"{corpus}: duplicate utterance ids, e.g. {dup.iloc[0]!r} ({len(dup)} in all)")
+        raise DataError(table.attrs.get("root"),
+                        f"{corpus}: duplicate utterance ids, e.g. {dup.iloc[0]!r} ({len(dup)} in all)")
