@@ -42,3 +42,7 @@ class CheckpointError(UserInputError):
 
 class DeviceError(UserInputError, RuntimeError):
     """A device that does not exist here (``--device cuda`` without a GPU, a misspelt name)."""
+
+
+class DataNotFound(DataError, FileNotFoundError):
+    """A corpus or file that is not where the user said (no IEMOCAP layout under the data root...)."""

@@ -240,6 +240,11 @@ def usable_rows(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFrame:
     from sernb.data.features import load_features
 
     kept, _ = load_features(table, on_error="skip", progress=config.progress)
+    if kept.empty:
+        from sernb.data.table import describe_skips
+        from sernb.errors import DataError
+
+        raise DataError(table.attrs.get("root"), f"no utterances kept: {describe_skips(kept)}")
     return kept
 
 

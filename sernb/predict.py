@@ -66,7 +66,9 @@ def predict_file(wav: str | os.PathLike, text: str | None = None,
     when the model reads text and ``text`` is missing.
     """
     from sernb.models.checkpoint import load_model
+    from sernb.utils import pick_device
 
+    device = str(pick_device(device))  # a device that does not exist: a clear error, not torch's
     model, info = load_model(checkpoint, device=device)
     return predict_clip(model, info, wav, text, device=device, source=str(checkpoint))
 

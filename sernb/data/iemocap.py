@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from sernb.data.table import EMOTIONS_4, EMOTIONS_6, make_table
-from sernb.errors import DataError
+from sernb.errors import DataError, DataNotFound
 from sernb.utils import decode_text
 
 RELEASE = "IEMOCAP_full_release"
@@ -63,8 +63,8 @@ def find_release(root: str | os.PathLike) -> Path:
     for candidate in (root, root / RELEASE):
         if any((candidate / f"Session{i}" / "dialog" / "EmoEvaluation").is_dir() for i in range(1, 6)):
             return candidate
-    raise FileNotFoundError(
-        f"no IEMOCAP layout under {root}: expected {root / RELEASE}/Session1..5/dialog/EmoEvaluation/ "
+    raise DataNotFound(
+        root, f"no IEMOCAP layout here: expected {root / RELEASE}/Session1..5/dialog/EmoEvaluation/ "
         f"(root may be the folder holding {RELEASE} or {RELEASE} itself)"
     )
 

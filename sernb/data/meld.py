@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from sernb.data.table import make_table
-from sernb.errors import DataError
+from sernb.errors import DataError, DataNotFound
 from sernb.utils import decode_text
 
 SPLITS = ("train", "dev", "test")
@@ -147,7 +147,7 @@ def _find(root: Path, name: str, want_dir: bool) -> Path:
             if path.is_dir() if want_dir else path.is_file():
                 return path
     kind = "folder" if want_dir else "file"
-    raise FileNotFoundError(f"no MELD {kind} {name!r} under {root} (searched two levels deep)")
+    raise DataNotFound(root, f"no MELD {kind} {name!r} here (searched two levels deep)")
 
 
 def _list_clips(folder: Path) -> dict[str, int]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from sernb.data.table import make_table
+from sernb.errors import DataNotFound
 
 EMOTIONS_8 = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 TO_4 = {"neutral": "neu", "angry": "ang", "sad": "sad", "happy": "hap"}
@@ -35,7 +36,7 @@ def load_ravdess(root: str | os.PathLike, classes: int | str = "all") -> pd.Data
     root = Path(root).expanduser().resolve()
     actor_dirs = sorted(p for p in [*root.glob("Actor_*"), *root.glob("*/Actor_*")] if p.is_dir())
     if not actor_dirs:
-        raise FileNotFoundError(f"no RAVDESS layout under {root}: expected Actor_01/ ... Actor_24/ folders")
+        raise DataNotFound(root, "no RAVDESS layout here: expected Actor_01/ ... Actor_24/ folders")
     skipped: Counter = Counter()
     rows = []
     for folder in actor_dirs:

@@ -29,6 +29,10 @@ MODEL_FILE = "model.json"
 WEIGHTS_FILE = "model.safetensors"
 TEXT_DIR = "text"
 FORMAT = 1
+#: A text/ folder needs one of these, else transformers quietly builds a tokenizer that maps every
+#: word to [UNK] (and the model answers from the audio alone without a word of warning).
+TOKENIZER_FILES = frozenset({"tokenizer.json", "spm.model", "vocab.txt", "vocab.json", "tokenizer.model",
+                             "sentencepiece.bpe.model"})
 
 
 def save_model(model: nn.Module, folder: str | Path, *, labels: list[str], extra: dict[str, Any] | None = None
@@ -52,7 +56,8 @@ def save_model(model: nn.Module, folder: str | Path, *, labels: list[str], extra
         raise ValueError("save_model needs a model built by sernb.models.build_model (it names its system)")
     text = getattr(model, "text", None)
     if text is not None:
-        info["text_encoder"] = {"name": text.spec.name, "label": text.spec.label, "untrained": text.spec.untrained}
+        info["text_encoder"] = {"name": text.spec.name, "label": text.spec.label, "untrained": text.spec.untrained,
+                                "tokenizer_size": len(text.tokenizer)}
         text.tokenizer.save_pretrained(folder / TEXT_DIR)
         text.backbone.config.save_pretrained(folder / TEXT_DIR)
     state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
@@ -96,6 +101,10 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[
         raise CheckpointError(meta_path, f"unknown system {info['system']!r} (registered: "
                               f"{', '.join(system_names())}); was it saved by a newer sernb or a plugin?")
     state = _read_weights(folder / WEIGHTS_FILE)
+    text_dir = folder / TEXT_DIR
+    if text_dir.is_dir() and not {p.name for p in text_dir.iterdir()} & TOKENIZER_FILES:
+        raise CheckpointError(text_dir, f"no tokenizer files (one of {', '.join(sorted(TOKENIZER_FILES))}); "
+                              "copy the whole model folder again")
     try:
         with weights_from_checkpoint():
             model = build_model(info["system"], **options)
@@ -103,6 +112,11 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[
         raise CheckpointError(meta_path, f"cannot rebuild system {info['system']!r} from its options and "
                               f"{TEXT_DIR}/ folder: {type(exc).__name__}: {exc}") from exc
     _check_weights(model, state, info, folder / WEIGHTS_FILE)
+    size = (info.get("text_encoder") or {}).get("tokenizer_size")
+    text = getattr(model, "text", None)
+    if size is not None and text is not None and len(text.tokenizer) != size:
+        raise CheckpointError(text_dir, f"its tokenizer has {len(text.tokenizer)} tokens, the model was trained "
+                              f"with {size}; the tokenizer files are damaged or from another model")
     model.load_state_dict(state)
     return model.to(device).eval(), info
 
