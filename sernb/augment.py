@@ -321,7 +321,8 @@ class EpochAugmenter:
             limit = int(((self.max_frames + 2) * c.hop_length + c.n_fft) * (1 + audio.speed))
         elif c.max_seconds is not None:
             limit = int(c.max_seconds * c.sr * (1 + audio.speed))
-        return [load_audio(path, sr=c.sr)[:limit] for path in table["wav_path"]]
+        seconds = None if limit is None else limit / c.sr + 0.05  # decode no more than is used
+        return [load_audio(path, sr=c.sr, max_seconds=seconds)[:limit] for path in table["wav_path"]]
 
     def __call__(self, epoch: int) -> SERDataset:
         inputs = dict(self.train.inputs)

@@ -235,7 +235,7 @@ def usable_rows(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFrame:
     counted in ``table.attrs["skipped"]["unreadable audio"]`` (printed by ``sernb train``, stored
     in result.json). The frames are cached, so :func:`run` reads them back at no cost.
     """
-    if "audio" not in get_system(config.system).needs:
+    if not {"audio", "wav"} & set(get_system(config.system).needs):
         return table
     from sernb.data.features import load_features
 
@@ -409,9 +409,11 @@ def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int
              labels: list[str], context: dict[str, Any], keep_model: bool = False) -> dict[str, Any]:
     """Train and test one (fold, seed); stored in ``folder`` so a killed experiment resumes.
 
-    A run counts as done only when its run.json (written last) reads back and, if a model is
-    wanted, its model folder is complete; anything less is trained again. The large
-    ``checkpoint/`` folder is removed once the run is done, also when a kill left it behind.
+    A run counts as done only when its run.json (written last) reads back with the files it
+    lists, and no half-saved model lies beside it (a model folder without its model.json, left
+    by an older sernb killed between run.json and the model); anything less is trained again.
+    A run stored without a model stays so (see :func:`first_model`). The large ``checkpoint/``
+    folder is removed once the run is done, also when a kill left it behind.
     """
     from sernb.models.checkpoint import is_complete
     from sernb.utils import clean_stale_temp
@@ -419,7 +421,8 @@ def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int
     for part in (folder, folder / "checkpoint", folder / "model"):  # temporary files of a killed write
         clean_stale_temp(part)
     done = _finished_run(folder)
-    if done is not None and (not keep_model or is_complete(folder / "model")):
+    half_saved = (folder / "model").exists() and not is_complete(folder / "model")
+    if done is not None and not half_saved:
         shutil.rmtree(folder / "checkpoint", ignore_errors=True)
         return done
     seed_everything(seed)

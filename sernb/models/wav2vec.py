@@ -212,7 +212,8 @@ def ssl_layers_input(model: nn.Module, table: Any, context: dict[str, Any], batc
             if file.exists():
                 memory[key] = np.load(file)
             else:  # the clip is not kept: only its pooled states are
-                clip = load_audio(path, sr=SAMPLE_RATE)[: model.max_samples]
+                clip = load_audio(path, sr=SAMPLE_RATE, max_seconds=model.max_samples / SAMPLE_RATE + 0.05
+                                  )[: model.max_samples]
                 clips.setdefault(len(clip), []).append((key, clip))
         bar = tqdm(total=sum(map(len, clips.values())), desc="ssl states (frozen encoder)",
                    disable=not context.get("progress"), leave=False)
