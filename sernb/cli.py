@@ -52,9 +52,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import json
     import shutil
 
+    from sernb.errors import UserInputError
     from sernb.experiments import ExperimentConfig, run
     from sernb.models.text import OfflineModelError
 
+    for option, folder in (("--out", args.out), ("--results", args.results)):  # fail before training, not after
+        if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+            raise UserInputError(folder, f"{option} must be a folder, but this is a file")
     overrides = {
         "corpus": args.corpus, "data_root": args.data_root, "protocol": args.protocol,
         "seeds": tuple(range(args.seeds)) if args.seeds is not None else None, "text_model": args.text_model,

@@ -237,8 +237,15 @@ def usable_rows(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFrame:
     """
     if not {"audio", "wav"} & set(get_system(config.system).needs):
         return table
-    from sernb.data.features import load_features
+    from sernb.data.audio import AudioError
+    from sernb.data.features import MFCCConfig, cache_file, cache_folder, load_features
 
+    folder = cache_folder(MFCCConfig())
+    try:  # only readable clips get cached: a stat per clip answers a rerun (no arrays read)
+        if all(cache_file(path, folder).is_file() for path in table["wav_path"]):
+            return table
+    except AudioError:  # a missing clip: let load_features count it
+        pass
     kept, _ = load_features(table, on_error="skip", progress=config.progress)
     if kept.empty:
         from sernb.data.table import describe_skips

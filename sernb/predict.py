@@ -105,7 +105,7 @@ def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike,
         config = MFCCConfig(**info.get("mfcc", {}))
         needed = seconds_needed(config, info.get("max_frames"))
         clip = read_clip(wav, sr=config.sr, max_seconds=needed)
-        refuse, warn = audio_problems(clip.audio, clip.sr)
+        refuse, warn = audio_problems(clip.audio, clip.sr, clip.native_sr)
         if refuse:
             raise AudioError(wav, "; ".join(refuse) + "; no emotion can be read from it")
         warnings += warn

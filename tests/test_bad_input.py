@@ -415,6 +415,28 @@ def stale_temp_files(env: Env) -> Outcome:
     return outcome
 
 
+def damaged_cache_file(env: Env) -> Outcome:
+    """A cache file cut short (a full disk, a copy interrupted): recomputed, rewritten, announced."""
+    import logging
+
+    from sernb.data.features import MFCCConfig, cache_file, cache_folder, extract_mfcc
+
+    wav = audio(env, "b.wav", tone(0.5))
+    first = extract_mfcc([wav], cache_dir=env.tmp / "cache", progress=False)[0]
+    target = cache_file(wav, cache_folder(MFCCConfig(), env.tmp / "cache"))
+    target.write_bytes(target.read_bytes()[:100])
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    logging.getLogger("sernb").addHandler(handler)
+    try:
+        outcome = call(extract_mfcc, [wav], cache_dir=env.tmp / "cache", progress=False)
+    finally:
+        logging.getLogger("sernb").removeHandler(handler)
+    outcome.err += log.getvalue()
+    outcome.value = np.array_equal(outcome.value[0], first) and np.array_equal(np.load(target), first)
+    return outcome
+
+
 def check_stale(o: Outcome, env: Env) -> None:
     feats, stale_left, fresh_left, names = o.value
     assert feats[0] is not None and not stale_left and fresh_left, names
@@ -448,6 +470,7 @@ def meld_changed(change: Callable[[pd.DataFrame], pd.DataFrame | None], encoding
         base = make_meld(env.tmp / "meld")
         csv = base / "MELD.Raw" / "train_sent_emo.csv"
         frame = pd.read_csv(csv, dtype=str)
+        frame.attrs["base"] = str(base)
         changed = change(frame)
         frame = changed if changed is not None else frame
         frame.to_csv(csv, index=False, encoding=encoding)
@@ -526,6 +549,9 @@ CASES: list[Case] = [
     Case("train-clip-truncated-header", COUNTED_SKIP,
          lambda env: train(env, corpus(env, lambda b: replace_wav(b, (b / WAV_F000).read_bytes()[:30]))),
          ("unreadable audio 1",), skip_recorded("unreadable audio", 1)),
+    Case("train-clip-is-a-directory", COUNTED_SKIP,
+         lambda env: train(env, corpus(env, lambda b: ((b / WAV_F000).unlink(), (b / WAV_F000).mkdir()))),
+         ("unreadable audio 1",), skip_recorded("unreadable audio", 1)),
     Case("train-every-clip-unreadable", CLEAR_ERROR,
          lambda env: train(env, corpus(env, lambda b: [p.write_bytes(CORRUPT) for p in b.rglob("Ses*.wav")])),
          ("no utterances kept", "unreadable audio")),
@@ -561,6 +587,12 @@ CASES: list[Case] = [
     Case("train-data-root-empty-layout", CLEAR_ERROR,
          lambda env: train(env, corpus(env, lambda b: [p.unlink() for p in b.rglob("EmoEvaluation/*.txt")])),
          ("no utterances kept",)),
+    Case("train-out-is-a-file", CLEAR_ERROR,
+         lambda env: cli(*train_args(env, env.iemocap), "--out", raw(env, "out.txt", b"notes")),
+         ("out.txt", "--out must be a folder")),
+    Case("train-results-is-a-file", CLEAR_ERROR,
+         lambda env: cli(*train_args(env, env.iemocap), "--results", raw(env, "results.json", b"{}")),
+         ("results.json", "--results must be a folder")),
     Case("train-iemocap-without-root", CLEAR_ERROR,
          lambda env: cli("train", "--profile", "smoke", "--corpus", "iemocap", "--out", env.out, "--results",
                          env.results, "--device", "cpu"),
@@ -631,6 +663,9 @@ CASES: list[Case] = [
     Case("predict-3-samples", CLEAR_ERROR,
          lambda env: predict(env, audio(env, "three.wav", np.array([0.1, -0.2, 0.3], np.float32))),
          ("three.wav", "too short", "3 samples")),
+    Case("predict-mp4-clip", CLEAR_ERROR,
+         lambda env: predict(env, raw(env, "clip.mp4", b"\x00\x00\x00\x18ftypmp42" + CORRUPT)),
+         ("clip.mp4",)),
     Case("predict-subprocess-exit-2", CLEAR_ERROR, subprocess_predict_nan,
          ("sernb predict: error:", "nan.wav", "NaN or infinite")),
     # --- sernb predict: odd but usable recordings are answered with a warning or a note
@@ -645,6 +680,15 @@ CASES: list[Case] = [
     Case("predict-stereo-48k", WORKS,
          lambda env: predict(env, audio(env, "s48.wav", tone(2.0, sr=48000, channels=2), sr=48000)),
          (), prediction_ok()),
+    Case("predict-4k-sample-rate", WORKS,
+         lambda env: predict(env, audio(env, "4k.wav", tone(2.0, sr=4000), sr=4000, subtype="PCM_16")),
+         (), prediction_ok(warning="low sample rate (4000 Hz)")),
+    Case("predict-24bit-pcm", WORKS,
+         lambda env: predict(env, audio(env, "hi.wav", tone(2.0, sr=96000), sr=96000, subtype="PCM_24")),
+         (), prediction_ok()),
+    Case("predict-transcript-for-audio-only-model", WORKS,
+         lambda env: predict(env, env.good_wav, "--text", "hello there"),
+         (), prediction_ok(note="the transcript was ignored")),
     Case("predict-8k-pcm", WORKS,
          lambda env: predict(env, audio(env, "tel.wav", tone(2.0, sr=8000), sr=8000, subtype="PCM_16")),
          (), prediction_ok()),
@@ -689,11 +733,16 @@ CASES: list[Case] = [
     Case("predict-text-and-text-file", CLEAR_ERROR,
          lambda env: predict(env, env.good_wav, "--text", "hi", "--text-file", env.tmp / "x.txt", system="ours"),
          ("not both",)),
+    Case("predict-blank-transcript-for-text-model", CLEAR_ERROR,
+         lambda env: predict(env, env.good_wav, "--text", "  \t ", system="ours"), ("--text",)),
     Case("predict-no-transcript-for-text-model", CLEAR_ERROR,
          lambda env: predict(env, env.good_wav, system="ours"), ("--text",)),
     # --- damaged checkpoints
     Case("ckpt-folder-missing", CLEAR_ERROR,
          lambda env: predict(env, env.good_wav, ckpt=env.tmp / "no-model"), ("no-model", "not a sernb model")),
+    Case("ckpt-train-output-folder", CLEAR_ERROR,
+         lambda env: predict(env, env.good_wav, ckpt=(checkpoint(env), env.tmp)[1]),
+         ("output folder of `sernb train`", "--checkpoint")),
     Case("ckpt-is-a-file", CLEAR_ERROR,
          lambda env: predict(env, env.good_wav, ckpt=checkpoint(env) / "model.safetensors"),
          ("model.safetensors", "not a model folder")),
@@ -807,6 +856,13 @@ CASES: list[Case] = [
              text="Caf\u00e9 cr\u00e8me.")),
          (), lambda o, env: (o.value.attrs["repaired"] == {} and "Caf\u00e9 cr\u00e8me." in set(o.value["text"]))
          or pytest.fail(str(o.value.attrs))),
+    Case("iemocap-root-is-the-release-folder", WORKS,
+         lambda env: call(__import__("sernb.data", fromlist=["load"]).load, "iemocap",
+                          env.iemocap / "IEMOCAP_full_release"),
+         ("iemocap: kept 86 utterances",)),
+    Case("meld-clip-folder-missing", CLEAR_ERROR,
+         meld_changed(lambda f: shutil.rmtree(next(Path(f.attrs["base"]).rglob("dev_splits_complete")))),
+         ("meld", "no MELD folder 'dev_splits_complete'")),
     Case("meld-cp1252-csv", WORKS,
          meld_changed(lambda f: f.assign(Utterance=f["Utterance"].str.replace("line", "line \u2019quoted\u2019")),
                       encoding="cp1252"),
@@ -833,6 +889,8 @@ CASES: list[Case] = [
     Case("mfcc-wav-cut-short", WORKS, truncated_data_mfcc, (),
          lambda o, env: 90 <= o.value.shape[0] <= 102 or pytest.fail(str(o.value.shape))),
     Case("mfcc-stale-temp-files-cleaned", WORKS, stale_temp_files, (), check_stale),
+    Case("mfcc-damaged-cache-file", WORKS, damaged_cache_file, ("recomputing",),
+         lambda o, env: o.value or pytest.fail("the damaged cache file was not rewritten")),
     Case("config-corpus-from-data-root", WORKS, synthetic_root_config, (),
          lambda o, env: o.value == ("iemocap", "synthetic") or pytest.fail(str(o.value))),
 ]

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,8 @@ SILENT_PEAK = 1e-4
 QUIET_DBFS = -50.0
 #: Share of samples at full scale above which a clip is flagged as clipped.
 CLIPPED_SHARE = 0.01
+#: Sample rates below telephone quality lose most of what MFCCs describe.
+LOW_SAMPLE_RATE = 8000
 
 
 class AudioError(DataError, RuntimeError):
@@ -50,7 +52,8 @@ class Clip:
     total_seconds: float | None = None
     #: True when only the first ``max_seconds`` were decoded.
     truncated: bool = False
-    notes: list[str] = field(default_factory=list)
+    #: The file's own sample rate (None: decoded by ffmpeg straight to ``sr``).
+    native_sr: int | None = None
 
     @property
     def seconds(self) -> float:
@@ -76,6 +79,7 @@ def read_clip(path: str | os.PathLike, sr: int = 16000, max_seconds: float | Non
     if max_seconds is not None and not max_seconds > 0:
         raise ValueError(f"max_seconds must be positive or None, not {max_seconds!r}")
     total: float | None = None
+    native_sr: int | None = None
     if path.suffix.lower() in FFMPEG_SUFFIXES:
         audio = _decode_ffmpeg(path, sr, max_seconds)
     else:
@@ -92,16 +96,20 @@ def read_clip(path: str | os.PathLike, sr: int = 16000, max_seconds: float | Non
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     truncated = max_seconds is not None and (total is None or total > max_seconds + 1e-9) \
         and audio.size >= int(max_seconds * sr) - 1
-    return Clip(audio, sr, str(path), total, bool(truncated))
+    return Clip(audio, sr, str(path), total, bool(truncated), native_sr)
 
 
-def audio_problems(audio: np.ndarray, sr: int) -> tuple[list[str], list[str]]:
-    """``(refusals, warnings)`` about a clip's content: too short, silent, very quiet, clipped.
+def audio_problems(audio: np.ndarray, sr: int, native_sr: int | None = None) -> tuple[list[str], list[str]]:
+    """``(refusals, warnings)`` about a clip's content: too short, silent, very quiet, clipped, a
+    sample rate below 8 kHz (``native_sr``, the file's own).
 
     A prediction refuses a clip with refusals (no emotion can be read from it) and reports the
     warnings next to its answer.
     """
     refuse, warn = [], []
+    if native_sr is not None and native_sr < LOW_SAMPLE_RATE:
+        warn.append(f"low sample rate ({native_sr} Hz): nothing above {native_sr // 2} Hz was recorded, "
+                    f"the model was trained on {sr} Hz speech")
     seconds = audio.size / sr
     if seconds < MIN_SECONDS:
         refuse.append(f"too short: {seconds * 1000:.1f} ms ({audio.size} samples at {sr} Hz); "

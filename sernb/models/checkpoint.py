@@ -87,6 +87,9 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[
     if not folder.is_dir():
         raise CheckpointError(folder, "is a file, not a model folder: pass the folder that holds "
                               f"{MODEL_FILE} and {WEIGHTS_FILE}")
+    if not meta_path.exists() and (folder / "model" / MODEL_FILE).is_file():
+        raise CheckpointError(folder, f"this is the output folder of `sernb train`; pass its model: "
+                              f"--checkpoint {folder / 'model'}")
     if not meta_path.exists():
         raise CheckpointError(folder, f"not a sernb model checkpoint (no {MODEL_FILE}; an interrupted save "
                               "leaves none); train one with `sernb train ... --out DIR` and pass DIR/model")
