@@ -70,7 +70,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config = ExperimentConfig.from_profile(args.profile, system=args.system, **overrides)
         result = run(config, results_dir=args.results, force=args.force, keep_model="first")
     except (OfflineModelError, FileNotFoundError, ValueError, KeyError) as err:
-        print(f"sernb train: error: {err}", file=sys.stderr)
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err  # no quotes around it
+        print(f"sernb train: error: {message}", file=sys.stderr)
         return 2
     from sernb.data.table import summarize_skips
     from sernb.models.checkpoint import is_complete

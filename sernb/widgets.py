@@ -128,6 +128,7 @@ def try_it(model, info: dict, k: int, corpus: str = ""):
     from IPython.display import display
 
     from sernb.attention import AttentionMap, probability_figure, utterance_figure
+    from sernb.errors import SernbError
     from sernb.predict import TranscriptNeeded, predict_clip
 
     upload = w.FileUpload(accept=".wav,.flac,.ogg,.mp3,.m4a,audio/*", multiple=False, description="recording")
@@ -151,11 +152,16 @@ def try_it(model, info: dict, k: int, corpus: str = ""):
             except TranscriptNeeded:
                 print("this model reads the words too: type the transcript and press Predict again")
                 return
+            except SernbError as err:  # an unusable recording: what is wrong with it, in one line
+                print(f"error: {err}")
+                return
             except Exception as err:  # shown to the user, not raised into the widget
                 print(f"{type(err).__name__}: {err}")
                 return
             for note in pred.notes:
                 print("note:", note)
+            for warning in pred.warnings:
+                print("warning:", warning)
             display(probability_figure(pred.probs, f"{wav.name}: predicted {pred.label} ({corpus} model)"))
             if pred.attention is not None:
                 m = AttentionMap(wav.name, "", pred.label, text.value, pred.tokens, pred.attention, str(wav))
