@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
+from sernb.errors import DataError
 from sernb.experiments import ExperimentConfig, run
 from sernb.metrics import SCALARS
 from sernb.models.registry import build_model
@@ -121,6 +122,8 @@ def _row(name: str, profile: str, protocol: str | None, seeds: Sequence[int] | N
         row["trainable_params_m"] = round(sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, 2)
         del model
         result = run(config, results_dir=results_dir, force=force)
+    except DataError:  # the corpus is wrong for every row: the user must hear it, not read six "not run"
+        raise
     except (*CANNOT_RUN, _NotRun) as err:
         row["status"] = f"not run: {err}"
     else:

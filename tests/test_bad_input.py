@@ -602,6 +602,15 @@ CASES: list[Case] = [
     Case("train-results-is-a-file", CLEAR_ERROR,
          lambda env: cli(*train_args(env, env.iemocap), "--results", raw(env, "results.json", b"{}")),
          ("results.json", "--results must be a folder")),
+    Case("train-unknown-profile", CLEAR_ERROR, lambda env: cli("train", "--profile", "gpu-cluster"),
+         ("invalid choice: 'gpu-cluster'",)),
+    Case("table1-data-root-missing", CLEAR_ERROR,
+         lambda env: cli("table1", "--profile", "smoke", "--data-root", env.tmp / "nowhere", "--out", env.out,
+                         "--results", env.results, "--device", "cpu", "--text-model", "tiny-deberta", "--no-progress"),
+         ("sernb table1: error:", "nowhere", "no IEMOCAP layout")),
+    Case("bench-data-root-missing", CLEAR_ERROR,
+         lambda env: cli("bench", "--profile", "smoke", "--data-root", env.tmp / "nowhere", "--device", "cpu"),
+         ("sernb bench: error:", "nowhere", "no IEMOCAP layout")),
     Case("train-iemocap-without-root", CLEAR_ERROR,
          lambda env: cli("train", "--profile", "smoke", "--corpus", "iemocap", "--out", env.out, "--results",
                          env.results, "--device", "cpu"),
@@ -959,7 +968,8 @@ def test_bad_input(case: Case, env: Env) -> None:
     if case.expect == CLEAR_ERROR:
         if outcome.exc is None:
             assert outcome.rc == 2, f"expected exit 2, got {outcome.rc}\n{outcome.out}\n{outcome.err}"
-            assert outcome.err.startswith("sernb ") and " error: " in outcome.err, outcome.err
+            lines = outcome.err.strip().splitlines()  # argparse prints its usage first
+            assert lines and lines[-1].startswith("sernb ") and " error: " in lines[-1], outcome.err
     else:
         assert outcome.exc is None and outcome.rc in (None, 0), f"{outcome.rc}\n{outcome.err}"
     for name in case.names:
