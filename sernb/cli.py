@@ -75,10 +75,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 2
     from sernb.data.table import summarize_skips
     from sernb.models.checkpoint import is_complete
-    from sernb.utils import atomic_write_bytes
+    from sernb.utils import atomic_write_bytes, clean_stale_temp
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    clean_stale_temp(out)
     for name in ("result.json", "predictions.csv"):  # complete or absent, like every write
         atomic_write_bytes(out / name, (result.path / name).read_bytes())
     first = result.run_path(result.record["runs"][0]["name"]) / "model"

@@ -352,6 +352,9 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
             logging.getLogger("sernb").warning("ignoring damaged %s (%s); recomputing", folder / "result.json", exc)
     if force and folder.exists():
         shutil.rmtree(folder)
+    from sernb.utils import clean_stale_temp
+
+    clean_stale_temp(folder)  # what a kill during an earlier write of this result left
     from sernb.data.splits import make_folds
 
     runs_dir = f"_runs/{experiment_key(config, table, with_seeds=False)}"

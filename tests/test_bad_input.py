@@ -302,7 +302,7 @@ def complete_after_rerun(o: Outcome, env: Env) -> None:
 def leave_temp_files(env: Env) -> None:
     """What a kill during an atomic write leaves: ``.<name>.<random>.tmp`` files, old by now."""
     for run in run_dirs(env.results):
-        for folder in (run, run / "model"):
+        for folder in (run, run / "model", *env.results.glob("[0-9a-f]*")):
             tmp = folder / f".{folder.name}.abcd.tmp"
             tmp.write_text("{half")
             os.utime(tmp, (1e9, 1e9))
@@ -561,6 +561,10 @@ CASES: list[Case] = [
     Case("train-clip-is-a-directory", COUNTED_SKIP,
          lambda env: train(env, corpus(env, lambda b: ((b / WAV_F000).unlink(), (b / WAV_F000).mkdir()))),
          ("unreadable audio 1",), skip_recorded("unreadable audio", 1)),
+    Case("train-clip-dangling-symlink", COUNTED_SKIP,
+         lambda env: train(env, corpus(env, lambda b: ((b / WAV_F000).unlink(),
+                                                        (b / WAV_F000).symlink_to(b / "gone.wav")))),
+         ("unreadable audio 1",), skip_recorded("unreadable audio", 1)),
     Case("train-every-clip-unreadable", CLEAR_ERROR,
          lambda env: train(env, corpus(env, lambda b: [p.write_bytes(CORRUPT) for p in b.rglob("Ses*.wav")])),
          ("no utterances kept", "unreadable audio")),
@@ -707,6 +711,11 @@ CASES: list[Case] = [
     Case("predict-transcript-for-audio-only-model", WORKS,
          lambda env: predict(env, env.good_wav, "--text", "hello there"),
          (), prediction_ok(note="the transcript was ignored")),
+    Case("predict-flac", WORKS, lambda env: predict(env, audio(env, "take.flac", tone(2.0), subtype="PCM_16")),
+         (), prediction_ok()),
+    Case("predict-dangling-symlink", CLEAR_ERROR,
+         lambda env: predict(env, (env.tmp / "link.wav").symlink_to(env.tmp / "moved.wav") or env.tmp / "link.wav"),
+         ("link.wav", "file not found")),
     Case("predict-8k-pcm", WORKS,
          lambda env: predict(env, audio(env, "tel.wav", tone(2.0, sr=8000), sr=8000, subtype="PCM_16")),
          (), prediction_ok()),
