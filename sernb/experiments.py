@@ -231,9 +231,10 @@ def load_corpus(config: ExperimentConfig) -> pd.DataFrame:
 def usable_rows(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFrame:
     """``table`` without the clips whose audio cannot be used, for a system that reads MFCCs.
 
-    One NaN-filled, empty or corrupt clip among thousands must not stop a run: it is dropped and
-    counted in ``table.attrs["skipped"]["unreadable audio"]`` (printed by ``sernb train``, stored
-    in result.json). The frames are cached, so :func:`run` reads them back at no cost.
+    One NaN-filled, empty, corrupt, silent or sub-window clip among thousands must not stop a
+    run: it is dropped and counted in ``table.attrs["skipped"]`` (``unreadable audio``, ``silent
+    audio``, ``audio too short``), which ``sernb train`` prints and result.json stores. The
+    frames are cached, so :func:`run` reads them back at no cost.
     """
     if not {"audio", "wav"} & set(get_system(config.system).needs):
         return table

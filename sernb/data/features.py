@@ -62,11 +62,22 @@ class MFCCConfig:
 
 
 class FeatureList(list):
-    """A list of per-row arrays; ``errors`` maps row position -> message for rows left as None."""
+    """A list of per-row arrays; ``errors`` maps row position -> message for rows left as None,
+    ``reasons`` the same rows -> the skip reason counted for them (see :func:`skip_reason`)."""
 
     def __init__(self, items=(), errors: dict[int, str] | None = None):
         super().__init__(items)
         self.errors: dict[int, str] = dict(errors or {})
+        self.reasons: dict[int, str] = {}
+
+
+def skip_reason(problem: str) -> str:
+    """The counted skip reason of a clip's problem: silent, too short, or unreadable audio."""
+    if problem.startswith("digital silence"):
+        return "silent audio"
+    if problem.startswith("too short"):
+        return "audio too short"
+    return "unreadable audio"
 
 
 def mfcc(audio: np.ndarray, config: MFCCConfig = MFCCConfig()) -> np.ndarray:
@@ -92,6 +103,11 @@ def clip_mfcc(path: str | os.PathLike, config: MFCCConfig = MFCCConfig()) -> np.
     """
     limit = None if config.max_seconds is None else config.max_seconds + 0.05
     audio = load_audio(path, sr=config.sr, max_seconds=limit)
+    if audio.size < config.n_fft:  # not one whole analysis window: frames of padding, not speech
+        raise AudioError(path, f"too short: {audio.size} samples at {config.sr} Hz, less than one "
+                         f"{config.n_fft}-sample analysis window")
+    if not np.any(audio):
+        raise AudioError(path, "digital silence: every sample is 0")
     try:
         return mfcc(audio, config)
     except Exception as exc:  # wrap so the message names the clip
@@ -171,16 +187,18 @@ def load_features(
 ) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """Table and MFCC frames aligned row by row, without the rows whose audio failed.
 
-    The dropped rows are added to ``table.attrs["skipped"]["unreadable audio"]``, so the count
-    stays visible next to the loader's own skips. ``kwargs`` go to :func:`extract_mfcc`.
+    The dropped rows are counted in ``table.attrs["skipped"]`` (``unreadable audio``, ``silent
+    audio``, ``audio too short``), so the count stays visible next to the loader's own skips.
+    ``kwargs`` go to :func:`extract_mfcc`.
     """
     feats = extract_mfcc(table, config, on_error=on_error, **kwargs)
     keep = [i for i, f in enumerate(feats) if f is not None]
     kept = table.iloc[keep].reset_index(drop=True)
     kept.attrs = {**table.attrs, "skipped": dict(table.attrs.get("skipped", {}))}
-    if feats.errors:
-        skipped = kept.attrs["skipped"]
-        skipped["unreadable audio"] = skipped.get("unreadable audio", 0) + len(feats.errors)
+    skipped = kept.attrs["skipped"]
+    for i in feats.errors:
+        reason = feats.reasons.get(i, "unreadable audio")
+        skipped[reason] = skipped.get(reason, 0) + 1
     return kept, [feats[i] for i in keep]
 
 
@@ -268,6 +286,7 @@ def _fail(result: FeatureList, i: int, exc: AudioError, on_error: str) -> None:
     if on_error == "raise":
         raise exc
     result.errors[i] = str(exc)
+    result.reasons[i] = skip_reason(exc.problem)
 
 
 def _report(result: FeatureList, total: int) -> None:
