@@ -37,6 +37,7 @@ from torch import nn
 import sernb
 from sernb.augment import Mitigations, epoch_augmenter
 from sernb.data.dataset import SERDataset
+from sernb.fingerprint import code_fingerprint
 from sernb.metrics import SCALARS, classification_metrics, summarize
 from sernb.models.registry import build_with_shared, get_system
 from sernb.profiles import Profile, get_profile
@@ -283,7 +284,11 @@ def prepare_inputs(model: nn.Module, table: pd.DataFrame, context: dict[str, Any
 # ---------------------------------------------------------------------------------------------
 
 def experiment_key(config: ExperimentConfig, table: pd.DataFrame, *, with_seeds: bool = True) -> str:
-    """Hash of the settings that change the numbers plus the corpus content and code version.
+    """Hash of the settings that change the numbers, the corpus content and the code's fingerprint.
+
+    The fingerprint (:func:`sernb.fingerprint.code_fingerprint`) covers every sernb module a run
+    executes, so an edit to the model, the training loop or the features is a new key: stored
+    numbers of older code are never shown as the current code's.
 
     ``with_seeds=False`` gives the key of the runs, which experiments on other seed lists share.
     """
@@ -291,7 +296,7 @@ def experiment_key(config: ExperimentConfig, table: pd.DataFrame, *, with_seeds:
                 if k not in RUNTIME_FIELDS and not (k in OPTIONAL_FIELDS and not v)
                 and (with_seeds or k != "seeds")}
     corpus = config_hash([table["utt_id"].tolist(), table["label"].tolist(), table["text"].tolist()])
-    return config_hash({"settings": settings, "corpus": corpus, "sernb": sernb.__version__})
+    return config_hash({"settings": settings, "corpus": corpus, "code": code_fingerprint()})
 
 
 def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, force: bool = False,
@@ -517,7 +522,7 @@ def provenance(config: ExperimentConfig, table: pd.DataFrame, device: torch.devi
         "seeds": list(config.seeds), "protocol": config.protocol, "corpus": corpus,
         "synthetic": corpus == "synthetic", "data_root": table.attrs.get("root"),
         "n_utterances": len(table), "label_counts": table["label"].value_counts().to_dict(),
-        "sernb_version": sernb.__version__, "git_commit": git_commit(),
+        "sernb_version": sernb.__version__, "code_fingerprint": code_fingerprint(), "git_commit": git_commit(),
         "libraries": {"python": platform.python_version(), "torch": torch.__version__,
                       "transformers": transformers.__version__, "scikit-learn": sklearn.__version__,
                       "numpy": np.__version__, "pandas": pd.__version__},

@@ -238,3 +238,59 @@ def test_reproduce_builds_an_offline_book_from_executed_notebooks(mini_report):
     assert not (html / "03_never_run.html").exists()  # not run -> not in the staged toc
     assert report.external_refs == [], report.external_refs
     assert "SYNTHETIC" in page  # the profile banner
+
+
+# --------------------------------------------------------------------------- no chapter waits forever
+
+MINI_SLEEP = '''\
+# %% tags=["parameters"]
+PROFILE = "offline"
+
+# %%
+import time
+x = 1
+
+# %%
+time.sleep(120)  # stands in for a stalled cell
+'''
+
+
+@pytest.fixture(scope="module")
+def stalled_book(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stallbook")
+    book = root / "book"
+    book.mkdir()
+    (book / "01_sleeps.py").write_text(MINI_SLEEP)
+    (book / "02_ok.py").write_text(MINI_OK)
+    return root, book
+
+
+def test_a_cell_past_its_timeout_fails_its_chapter_by_name_and_the_next_chapter_runs(stalled_book):
+    import time
+
+    root, book = stalled_book
+    start = time.monotonic()
+    report = rp.reproduce(profile="smoke", runs_dir=root / "runs", book_dir=book, build=False,
+                          progress=False, cell_timeout=30, stall_timeout=0)
+    slept, ok = report.chapters
+    assert time.monotonic() - start < 100  # not the 120 s the cell asked for
+    assert not slept.ok and slept.timed_out and slept.failed_cell == 3
+    assert "timed out" in slept.error and "30 s" in slept.error
+    assert "cell 3: timed out" in rp.summary(report) and "time.sleep(120)" in rp.summary(report)
+    assert ok.ok and not report.ok
+
+
+def test_a_kernel_with_no_cpu_is_stopped_as_stalled(stalled_book):
+    root, book = stalled_book
+    report = rp.reproduce(profile="smoke", chapters=["01"], runs_dir=root / "runs2", book_dir=book,
+                          build=False, progress=False, cell_timeout=0, stall_timeout=8)
+    (slept,) = report.chapters
+    assert not slept.ok and slept.timed_out and slept.failed_cell == 3, slept
+    assert slept.error.startswith("stalled") and slept.seconds < 90
+
+
+def test_profiles_bound_every_cell():
+    from sernb.profiles import PROFILES
+
+    for profile in PROFILES.values():
+        assert profile.cell_timeout and profile.stall_timeout, profile.name
