@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
 import re
 import shutil
@@ -66,7 +67,10 @@ class ChapterRun:
     error: str | None = None
     failed_cell: int | None = None
     failed_source: str | None = None
-    timed_out: bool = False  # the cell ran past the cell timeout, or its kernel stalled
+    timed_out: bool = False  # the cell ran past the cell timeout
+    stalled: bool = False  # the kernel sat at 0% CPU inside a cell and was stopped
+    attempts: int = 1  # a stalled chapter is run once more (stored results make that cheap)
+    first_failure: str | None = None  # what the first attempt ended with, when there were two
 
     def failure_line(self) -> str:
         """One line naming the failed cell and the exception (empty when the chapter passed)."""
@@ -248,6 +252,53 @@ class KernelWatchdog:
                 return
 
 
+#: Longest single wait of the notebook client on a kernel channel; see :func:`kernel_manager_class`.
+WAKE_S = 2.0
+
+
+@functools.lru_cache(maxsize=1)
+def kernel_manager_class() -> type:
+    """A kernel manager whose clients never wait on a channel for more than :data:`WAKE_S` at once.
+
+    Why: in headless runs (jupyter_client 8, pyzmq 27, zmq.asyncio) the client can miss the
+    wake-up for a message that has already arrived: the execute reply sits in the client's
+    shell socket (``ZMQ_EVENTS`` reports POLLIN) while nbclient's ``await socket.poll()``, with
+    no timeout, never returns. We caught one such hang live (chapter 1, the kernel idle with its
+    execution count past the cell, the reply unread in papermill's socket), the same class as
+    jupyter_client#922 and nbclient#312. A poll with a timeout re-checks the socket when it
+    expires, so waiting in slices of a few seconds turns a missed wake-up into a delay of at most
+    :data:`WAKE_S`. The overall timeout nbclient asks for is kept.
+    """
+    from queue import Empty
+
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Type
+
+    class SlicedWaitChannel(AsyncZMQSocketChannel):
+        async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = WAKE_S if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    return await super().get_msg(timeout=min(WAKE_S, left))
+                except Empty:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+
+    class SlicedWaitKernelClient(AsyncKernelClient):
+        shell_channel_class = SlicedWaitChannel
+        iopub_channel_class = SlicedWaitChannel
+        stdin_channel_class = SlicedWaitChannel
+        control_channel_class = SlicedWaitChannel
+
+    class SlicedWaitKernelManager(AsyncKernelManager):
+        client_factory = Type(SlicedWaitKernelClient, klass=AsyncKernelClient)
+
+    return SlicedWaitKernelManager
+
+
 def _papermill_engine() -> str:
     """Register (once) and name a papermill engine that saves the executed notebook sparingly.
 
@@ -311,7 +362,8 @@ def run_chapter(path: Path, output: Path, params: dict[str, Any], kernel_name: s
         with watchdog:
             pm.execute_notebook(nb, str(output), parameters=params, engine_name=_papermill_engine(),
                                 kernel_name=kernel_name, language="python", cwd=str(cwd),
-                                progress_bar=bar, execution_timeout=cell_timeout, start_timeout=120)
+                                progress_bar=bar, execution_timeout=cell_timeout, start_timeout=120,
+                                kernel_manager_class=kernel_manager_class())
     except pm.PapermillExecutionError as exc:
         run.ok = False
         run.error = f"{exc.ename}: {_first_line(exc.evalue)}"
@@ -323,7 +375,7 @@ def run_chapter(path: Path, output: Path, params: dict[str, Any], kernel_name: s
         run.failed_cell = _cell_number(nb, source) if source is not None else None
         run.failed_source = _first_code_line(source or "")
         if watchdog.fired:
-            run.timed_out = True
+            run.stalled = True
             run.error = (f"stalled: the kernel used no CPU for {stall_timeout:.0f} s and was stopped "
                          "(a hung kernel; rerun to reuse what was computed, or raise --stall-timeout)")
         elif type(exc).__name__ == "CellTimeoutError":
@@ -338,8 +390,13 @@ def run_chapter(path: Path, output: Path, params: dict[str, Any], kernel_name: s
 
 def run_chapters(chapters: Sequence[Path], out_dir: Path, params: dict[str, Any],
                  kernel_name: str = KERNEL_NAME, progress: bool = True, cell_timeout: float | None = None,
-                 stall_timeout: float | None = None) -> list[ChapterRun]:
-    """Run the chapters one after another (a failure does not stop the others)."""
+                 stall_timeout: float | None = None, stall_retries: int = 1) -> list[ChapterRun]:
+    """Run the chapters one after another (a failure does not stop the others).
+
+    A chapter whose kernel stalled is run again, up to ``stall_retries`` times, in a new kernel:
+    a stall is a fault of the kernel transport, not of the chapter, and what the first attempt
+    computed is stored, so the next attempt only redoes the cell that hung.
+    """
     from tqdm.auto import tqdm
 
     runs = []
@@ -347,9 +404,19 @@ def run_chapters(chapters: Sequence[Path], out_dir: Path, params: dict[str, Any]
                                      disable=not progress, file=sys.stderr) as bar:
         for path in bar:
             bar.set_postfix_str(path.stem)
-            runs.append(run_chapter(path, out_dir / f"{path.stem}.ipynb", params, kernel_name=kernel_name,
-                                    progress=progress, cell_timeout=cell_timeout,
-                                    stall_timeout=stall_timeout))
+            run = run_chapter(path, out_dir / f"{path.stem}.ipynb", params, kernel_name=kernel_name,
+                              progress=progress, cell_timeout=cell_timeout, stall_timeout=stall_timeout)
+            for _ in range(stall_retries):
+                if not run.stalled:
+                    break
+                first, seconds = run.first_failure or run.failure_line(), run.seconds
+                attempts = run.attempts + 1
+                print(f"{path.stem}: {run.failure_line()}; running it again", file=sys.stderr)
+                run = run_chapter(path, out_dir / f"{path.stem}.ipynb", params, kernel_name=kernel_name,
+                                  progress=progress, cell_timeout=cell_timeout, stall_timeout=stall_timeout)
+                run.attempts, run.first_failure = attempts, first
+                run.seconds = round(run.seconds + seconds, 2)
+            runs.append(run)
     return runs
 
 
@@ -532,8 +599,11 @@ def summary(report: Report) -> str:
     """The table printed at the end of a run: chapter, status, time, output, failing cell."""
     rows = [("chapter", "status", "time", "output / failure")]
     for c in report.chapters:
-        rows.append((c.chapter, "ok" if c.ok else "FAILED", f"{c.seconds:.1f} s",
-                     c.output if c.ok else f"{c.output}  <- {c.failure_line()}"))
+        status = ("ok" if c.ok else "FAILED") + (f" (attempt {c.attempts})" if c.attempts > 1 else "")
+        detail = c.output if c.ok else f"{c.output}  <- {c.failure_line()}"
+        if c.first_failure:
+            detail += f"  [first attempt: {c.first_failure}]"
+        rows.append((c.chapter, status, f"{c.seconds:.1f} s", detail))
     if report.book or report.book_error:
         rows.append(("(book)", "ok" if report.book_error is None else "FAILED",
                      f"{report.book_seconds:.1f} s", report.book or _first_line(report.book_error or "")))
