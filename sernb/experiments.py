@@ -534,6 +534,32 @@ def provenance(config: ExperimentConfig, table: pd.DataFrame, device: torch.devi
     }
 
 
+def provenance_line(results: Result | Sequence[Result]) -> str:
+    """One line saying where a chapter's numbers come from: code fingerprint, commit, device, date.
+
+    Every chapter that shows stored results prints it. A result's key includes the fingerprint of
+    the code that made it (:mod:`sernb.fingerprint`), so the fingerprints listed here are always
+    the current code's; the commit says which version of the repository that was.
+    """
+    results = [results] if isinstance(results, Result) else list(results)
+    if not results:
+        return "no stored results"
+    metas = [r.record.get("meta", {}) for r in results]
+
+    def values(name: str) -> str:
+        found = sorted({str(m.get(name)) for m in metas if m.get(name)})
+        return ", ".join(found) if found else "?"
+
+    n_runs = sum(int(r.record.get("n_runs") or len(r.record.get("runs", []))) for r in results)
+    created = sorted(str(m.get("created", ""))[:10] for m in metas if m.get("created"))
+    when = created[0] if created and created[0] == created[-1] else " to ".join([created[0], created[-1]]) \
+        if created else "?"
+    corpus = "SYNTHETIC" if any(m.get("synthetic") for m in metas) else values("corpus")
+    return (f"Provenance: {len(results)} stored result(s), {n_runs} run(s); code {values('code_fingerprint')} "
+            f"(git {values('git_commit')}); device {values('device')}; corpus {corpus}; made {when} "
+            f"(this code: {code_fingerprint()})")
+
+
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
