@@ -27,10 +27,10 @@ corpus: install
 	$(BIN)/sernb synth --size smoke
 	$(BIN)/sernb synth --size default
 
-# make book [PROFILE=smoke|offline|full] [DATA_ROOT=/path/to/iemocap] [DEVICE=cuda]
+# make book [PROFILE=smoke|offline|full] [DATA_ROOT=/path/to/iemocap] [DEVICE=cuda] [CELL_TIMEOUT=s]
 # runs every chapter into runs/$(PROFILE)/ and builds book/_build/html from those runs.
 book: install
-	$(BIN)/sernb reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") --device $(or $(DEVICE),auto) --build
+	$(BIN)/sernb reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") --device $(or $(DEVICE),auto) $(if $(CELL_TIMEOUT),--cell-timeout $(CELL_TIMEOUT)) --build
 
 test: install
 	$(BIN)/ruff check sernb tests book

@@ -38,6 +38,7 @@ from torch import nn
 
 import sernb
 from sernb.data.dataset import BucketBatchSampler, SERDataset, collate
+from sernb.fingerprint import fingerprint
 from sernb.utils import atomic_write_json, pick_device
 
 SCHEMA = "sernb.bench/1"
@@ -175,6 +176,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "cuda": torch.version.cuda if device.type == "cuda" else None,
         "python": platform.python_version(), "platform": platform.platform(),
+        "code_fingerprint": fingerprint(__name__),  # stored timings of other code are measured again
         "versions": {"sernb": sernb.__version__, "torch": torch.__version__,
                      **{m: _version(m) for m in ("transformers", "librosa", "numpy", "psutil")}},
     }

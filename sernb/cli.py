@@ -30,7 +30,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     try:
         report = reproduce(profile=args.profile, data_root=args.data_root, device=args.device,
                            chapters=args.chapters, build=args.build, extra_parameters=extra,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, cell_timeout=args.cell_timeout,
+                           stall_timeout=args.stall_timeout)
     except (KeyError, ValueError, RuntimeError) as exc:  # unknown profile/chapter, no kernel
         print(f"sernb reproduce: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
@@ -351,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build the book into book/_build/html after running (default: build)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="extra parameter for every chapter's parameters cell (repeatable), e.g. -p SEED=1")
+    p.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
+                   help="fail a chapter whose cell runs longer than this; 0: no limit (default: the "
+                   "profile's cell_timeout: smoke 900, offline 3600, full 43200)")
+    p.add_argument("--stall-timeout", type=float, default=None, metavar="SECONDS",
+                   help="fail a chapter whose kernel uses no CPU this long inside a cell (a hung kernel); "
+                   "0: never (default: the profile's stall_timeout: smoke 300, offline 600, full 900)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
     p.set_defaults(func=_cmd_reproduce)
 

@@ -37,6 +37,7 @@ from torch import nn
 import sernb
 from sernb.augment import Mitigations, epoch_augmenter
 from sernb.data.dataset import SERDataset
+from sernb.fingerprint import code_fingerprint
 from sernb.metrics import SCALARS, classification_metrics, summarize
 from sernb.models.registry import build_with_shared, get_system
 from sernb.profiles import Profile, get_profile
@@ -319,7 +320,11 @@ def prepare_inputs(model: nn.Module, table: pd.DataFrame, context: dict[str, Any
 # ---------------------------------------------------------------------------------------------
 
 def experiment_key(config: ExperimentConfig, table: pd.DataFrame, *, with_seeds: bool = True) -> str:
-    """Hash of the settings that change the numbers plus the corpus content and code version.
+    """Hash of the settings that change the numbers, the corpus content and the code's fingerprint.
+
+    The fingerprint (:func:`sernb.fingerprint.code_fingerprint`) covers every sernb module a run
+    executes, so an edit to the model, the training loop or the features is a new key: stored
+    numbers of older code are never shown as the current code's.
 
     ``with_seeds=False`` gives the key of the runs, which experiments on other seed lists share.
     """
@@ -327,7 +332,7 @@ def experiment_key(config: ExperimentConfig, table: pd.DataFrame, *, with_seeds:
                 if k not in RUNTIME_FIELDS and not (k in OPTIONAL_FIELDS and not v)
                 and (with_seeds or k != "seeds")}
     corpus = config_hash([table["utt_id"].tolist(), table["label"].tolist(), table["text"].tolist()])
-    return config_hash({"settings": settings, "corpus": corpus, "sernb": sernb.__version__})
+    return config_hash({"settings": settings, "corpus": corpus, "code": code_fingerprint()})
 
 
 def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, force: bool = False,
@@ -589,7 +594,7 @@ def provenance(config: ExperimentConfig, table: pd.DataFrame, device: torch.devi
         "synthetic": corpus == "synthetic", "data_root": table.attrs.get("root"),
         "n_utterances": len(table), "skipped": dict(table.attrs.get("skipped", {})),
         "repaired": dict(table.attrs.get("repaired", {})), "label_counts": table["label"].value_counts().to_dict(),
-        "sernb_version": sernb.__version__, "git_commit": git_commit(),
+        "sernb_version": sernb.__version__, "code_fingerprint": code_fingerprint(), "git_commit": git_commit(),
         "libraries": {"python": platform.python_version(), "torch": torch.__version__,
                       "transformers": transformers.__version__, "scikit-learn": sklearn.__version__,
                       "numpy": np.__version__, "pandas": pd.__version__},
@@ -599,6 +604,32 @@ def provenance(config: ExperimentConfig, table: pd.DataFrame, device: torch.devi
         if runs else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def provenance_line(results: Result | Sequence[Result]) -> str:
+    """One line saying where a chapter's numbers come from: code fingerprint, commit, device, date.
+
+    Every chapter that shows stored results prints it. A result's key includes the fingerprint of
+    the code that made it (:mod:`sernb.fingerprint`), so the fingerprints listed here are always
+    the current code's; the commit says which version of the repository that was.
+    """
+    results = [results] if isinstance(results, Result) else list(results)
+    if not results:
+        return "no stored results"
+    metas = [r.record.get("meta", {}) for r in results]
+
+    def values(name: str) -> str:
+        found = sorted({str(m.get(name)) for m in metas if m.get(name)})
+        return ", ".join(found) if found else "?"
+
+    n_runs = sum(int(r.record.get("n_runs") or len(r.record.get("runs", []))) for r in results)
+    created = sorted(str(m.get("created", ""))[:10] for m in metas if m.get("created"))
+    when = created[0] if created and created[0] == created[-1] else " to ".join([created[0], created[-1]]) \
+        if created else "?"
+    corpus = "SYNTHETIC" if any(m.get("synthetic") for m in metas) else values("corpus")
+    return (f"Provenance: {len(results)} stored result(s), {n_runs} run(s); code {values('code_fingerprint')} "
+            f"(git {values('git_commit')}); device {values('device')}; corpus {corpus}; made {when} "
+            f"(this code: {code_fingerprint()})")
 
 
 def describe_device(device: torch.device) -> str:

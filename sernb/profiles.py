@@ -46,6 +46,11 @@ class Profile:
     class_weights: bool = False
     device: str = "auto"  # "auto" picks CUDA when present
     progress: bool = True  # tqdm bars
+    # `sernb reproduce` / `make book`: no chapter cell may wait forever. A cell that runs longer
+    # than cell_timeout, or whose kernel uses no CPU for stall_timeout, fails with its chapter and
+    # cell named, and the next chapter runs (sernb.reproduce.run_chapter). Seconds; None: no limit.
+    cell_timeout: float | None = 3600
+    stall_timeout: float | None = 600
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,10 +68,12 @@ _CPU = {"batch_size": 32, "lr": 3e-3, "lr_text": 3e-4, "frame_pool": 3, "text_la
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", synth_size="smoke", seeds=(0,), epochs=2, patience=None, max_frames=150,
-                     max_tokens=32, progress=False, **_CPU),
+                     max_tokens=32, progress=False, cell_timeout=900, stall_timeout=300, **_CPU),
     "offline": Profile("offline", seeds=(0, 1, 2), epochs=6, patience=2, max_frames=500, **_CPU),
     "full": Profile("full", corpus="iemocap", text_model="deberta-v3-base", protocol="loso",
-                    seeds=(0, 1, 2, 3, 4), epochs=20, patience=5, max_frames=1000),
+                    seeds=(0, 1, 2, 3, 4), epochs=20, patience=5, max_frames=1000,
+                    # a chapter cell may train LOSO x 5 seeds on a GPU when the grid was not run first
+                    cell_timeout=12 * 3600, stall_timeout=900),
 }
 
 

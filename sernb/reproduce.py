@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -65,6 +67,10 @@ class ChapterRun:
     error: str | None = None
     failed_cell: int | None = None
     failed_source: str | None = None
+    timed_out: bool = False  # the cell ran past the cell timeout
+    stalled: bool = False  # the kernel sat at 0% CPU inside a cell and was stopped
+    attempts: int = 1  # a stalled chapter is run once more (stored results make that cheap)
+    first_failure: str | None = None  # what the first attempt ended with, when there were two
 
     def failure_line(self) -> str:
         """One line naming the failed cell and the exception (empty when the chapter passed)."""
@@ -88,6 +94,8 @@ class Report:
     external_refs: list[str] = field(default_factory=list)
     kernel_python: str = ""
     peak_kernel_rss_mb: float | None = None  # the largest chapter kernel's peak resident memory
+    cell_timeout: float | None = None  # seconds a cell may run (None: no limit)
+    stall_timeout: float | None = None  # seconds a kernel may sit at 0% CPU in a cell (None: no limit)
 
     @property
     def ok(self) -> bool:
@@ -179,9 +187,169 @@ def _kernel_environment() -> Iterator[None]:
         os.environ.update(saved)
 
 
+class KernelWatchdog:
+    """Kill the chapter's kernel when its process tree has used no CPU for ``stall_s`` seconds.
+
+    A known class of papermill/nbclient/jupyter_client hangs leaves the kernel idle in its event
+    loop while the client waits for a reply that never comes. Nothing in a chapter legitimately
+    sits at 0% CPU for minutes (training, features and the synthetic corpus' render workers all
+    compute), so "no CPU for ``stall_s``" marks a stall long before a generous cell timeout would.
+    Killing the kernel makes nbclient raise ``DeadKernelError`` at once; :func:`run_chapter` then
+    reports the chapter as stalled and the run moves on. The kernels are this process' children
+    (papermill starts them), so the watch covers every child process and their descendants.
+    """
+
+    def __init__(self, stall_s: float | None, poll_s: float = 5.0, busy_share: float = 0.05):
+        # a poll counts as work when the tree used more than ``busy_share`` of one core in it;
+        # an idle ipykernel (heartbeat and I/O threads) uses well under 1%
+        self.stall_s, self.poll_s = stall_s, min(poll_s, stall_s / 4) if stall_s else poll_s
+        self.min_cpu_s = busy_share * self.poll_s
+        self.fired = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="sernb-kernel-watchdog", daemon=True)
+
+    def __enter__(self) -> KernelWatchdog:
+        if self.stall_s:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2 * self.poll_s)
+
+    @staticmethod
+    def _tree_cpu() -> tuple[float, frozenset[int]]:
+        import psutil
+
+        total, pids = 0.0, set()
+        for child in psutil.Process().children(recursive=True):
+            try:
+                times = child.cpu_times()
+            except psutil.Error:  # it ended between the listing and the read
+                continue
+            total += times.user + times.system
+            pids.add(child.pid)
+        return total, frozenset(pids)
+
+    def _watch(self) -> None:
+        import psutil
+
+        cpu, pids = self._tree_cpu()
+        quiet_since = time.monotonic()
+        while not self._stop.wait(self.poll_s):
+            now_cpu, now_pids = self._tree_cpu()
+            busy = now_pids != pids or abs(now_cpu - cpu) >= self.min_cpu_s
+            cpu, pids = now_cpu, now_pids
+            if busy:
+                quiet_since = time.monotonic()
+                continue
+            if now_pids and time.monotonic() - quiet_since >= self.stall_s:
+                self.fired = True
+                for pid in now_pids:
+                    with contextlib.suppress(psutil.Error):
+                        psutil.Process(pid).kill()
+                return
+
+
+#: Longest single wait of the notebook client on a kernel channel; see :func:`kernel_manager_class`.
+WAKE_S = 2.0
+
+
+@functools.lru_cache(maxsize=1)
+def kernel_manager_class() -> type:
+    """A kernel manager whose clients never wait on a channel for more than :data:`WAKE_S` at once.
+
+    Why: in headless runs (jupyter_client 8, pyzmq 27, zmq.asyncio) the client can miss the
+    wake-up for a message that has already arrived: the execute reply sits in the client's
+    shell socket (``ZMQ_EVENTS`` reports POLLIN) while nbclient's ``await socket.poll()``, with
+    no timeout, never returns. We caught one such hang live (chapter 1, the kernel idle with its
+    execution count past the cell, the reply unread in papermill's socket), the same class as
+    jupyter_client#922 and nbclient#312. A poll with a timeout re-checks the socket when it
+    expires, so waiting in slices of a few seconds turns a missed wake-up into a delay of at most
+    :data:`WAKE_S`. The overall timeout nbclient asks for is kept.
+    """
+    from queue import Empty
+
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Type
+
+    class SlicedWaitChannel(AsyncZMQSocketChannel):
+        async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = WAKE_S if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    return await super().get_msg(timeout=min(WAKE_S, left))
+                except Empty:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+
+    class SlicedWaitKernelClient(AsyncKernelClient):
+        shell_channel_class = SlicedWaitChannel
+        iopub_channel_class = SlicedWaitChannel
+        stdin_channel_class = SlicedWaitChannel
+        control_channel_class = SlicedWaitChannel
+
+    class SlicedWaitKernelManager(AsyncKernelManager):
+        client_factory = Type(SlicedWaitKernelClient, klass=AsyncKernelClient)
+
+    return SlicedWaitKernelManager
+
+
+def _papermill_engine() -> str:
+    """Register (once) and name a papermill engine that saves the executed notebook sparingly.
+
+    papermill either saves around every cell (5-12 MB notebooks with plotly.js inlined: ~10 s a
+    chapter) or, with ``request_save_on_cell_execute=False``, not at all until success: a chapter
+    that times out or whose kernel dies then leaves nothing to show which cell it was in. This
+    engine saves at most every 30 s while running and always at the end, failure included.
+    """
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    if "sernb" in papermill_engines._engines:
+        return "sernb"
+
+    class SparseSaves(NotebookExecutionManager):
+        final = False
+
+        def save(self, **kwargs: Any) -> None:
+            if self.final or (self.now() - self.last_save_time).total_seconds() >= self.autosave_cell_every:
+                super().save(**kwargs)
+
+        def notebook_complete(self, **kwargs: Any) -> None:
+            self.final = True
+            super().notebook_complete(**kwargs)
+
+    class SparseSavingEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                             autosave_cell_every=30, **kwargs: Any):
+            manager = SparseSaves(nb, output_path=output_path, progress_bar=progress_bar,
+                                  log_output=log_output, autosave_cell_every=autosave_cell_every)
+            manager.notebook_start()
+            try:
+                cls.execute_managed_notebook(manager, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                manager.cleanup_pbar()
+                manager.notebook_complete()
+            return manager.nb
+
+    papermill_engines.register("sernb", SparseSavingEngine)
+    return "sernb"
+
+
 def run_chapter(path: Path, output: Path, params: dict[str, Any], kernel_name: str = KERNEL_NAME,
-                cwd: Path = BOOK_DIR, progress: bool = True) -> ChapterRun:
-    """Execute one chapter with papermill into ``output``; never raises for a failing cell."""
+                cwd: Path = BOOK_DIR, progress: bool = True, cell_timeout: float | None = None,
+                stall_timeout: float | None = None) -> ChapterRun:
+    """Execute one chapter with papermill into ``output``; never raises for a failing cell.
+
+    ``cell_timeout`` (seconds, None: no limit) ends a cell that runs longer; ``stall_timeout``
+    ends one whose kernel has used no CPU that long (:class:`KernelWatchdog`). Either way the
+    chapter fails with the cell named and the executed part saved, and the next chapter runs.
+    """
     import papermill as pm
 
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -189,27 +357,46 @@ def run_chapter(path: Path, output: Path, params: dict[str, Any], kernel_name: s
     bar = {"desc": f"  {path.stem}", "leave": False, "disable": not progress}
     nb = chapter_notebook(path, kernel_name)
     start = time.perf_counter()
+    watchdog = KernelWatchdog(stall_timeout)
     try:
-        # Saving the notebook (5-12 MB with plotly.js inlined) before and after every cell cost
-        # ~10 s per chapter; papermill still saves every 30 s of a long cell and at the end.
-        pm.execute_notebook(nb, str(output), parameters=params, request_save_on_cell_execute=False,
-                            kernel_name=kernel_name, language="python", cwd=str(cwd),
-                            progress_bar=bar)
+        with watchdog:
+            pm.execute_notebook(nb, str(output), parameters=params, engine_name=_papermill_engine(),
+                                kernel_name=kernel_name, language="python", cwd=str(cwd),
+                                progress_bar=bar, execution_timeout=cell_timeout, start_timeout=120,
+                                kernel_manager_class=kernel_manager_class())
     except pm.PapermillExecutionError as exc:
         run.ok = False
         run.error = f"{exc.ename}: {_first_line(exc.evalue)}"
         run.failed_cell = _cell_number(nb, exc.source)
         run.failed_source = _first_code_line(exc.source)
-    except Exception as exc:  # kernel died, timeout, bad notebook: still report, never hide
+    except Exception as exc:  # timeout, stall, kernel died, bad notebook: still report, never hide
         run.ok = False
-        run.error = f"{type(exc).__name__}: {_first_line(str(exc))}"
+        source = _last_started_source(output)
+        run.failed_cell = _cell_number(nb, source) if source is not None else None
+        run.failed_source = _first_code_line(source or "")
+        if watchdog.fired:
+            run.stalled = True
+            run.error = (f"stalled: the kernel used no CPU for {stall_timeout:.0f} s and was stopped "
+                         "(a hung kernel; rerun to reuse what was computed, or raise --stall-timeout)")
+        elif type(exc).__name__ == "CellTimeoutError":
+            run.timed_out = True
+            run.error = (f"timed out: the cell ran longer than {cell_timeout:.0f} s "
+                         "(raise --cell-timeout, or the profile's cell_timeout)")
+        else:
+            run.error = f"{type(exc).__name__}: {_first_line(str(exc))}"
     run.seconds = round(time.perf_counter() - start, 2)
     return run
 
 
 def run_chapters(chapters: Sequence[Path], out_dir: Path, params: dict[str, Any],
-                 kernel_name: str = KERNEL_NAME, progress: bool = True) -> list[ChapterRun]:
-    """Run the chapters one after another (a failure does not stop the others)."""
+                 kernel_name: str = KERNEL_NAME, progress: bool = True, cell_timeout: float | None = None,
+                 stall_timeout: float | None = None, stall_retries: int = 1) -> list[ChapterRun]:
+    """Run the chapters one after another (a failure does not stop the others).
+
+    A chapter whose kernel stalled is run again, up to ``stall_retries`` times, in a new kernel:
+    a stall is a fault of the kernel transport, not of the chapter, and what the first attempt
+    computed is stored, so the next attempt only redoes the cell that hung.
+    """
     from tqdm.auto import tqdm
 
     runs = []
@@ -217,8 +404,19 @@ def run_chapters(chapters: Sequence[Path], out_dir: Path, params: dict[str, Any]
                                      disable=not progress, file=sys.stderr) as bar:
         for path in bar:
             bar.set_postfix_str(path.stem)
-            runs.append(run_chapter(path, out_dir / f"{path.stem}.ipynb", params,
-                                    kernel_name=kernel_name, progress=progress))
+            run = run_chapter(path, out_dir / f"{path.stem}.ipynb", params, kernel_name=kernel_name,
+                              progress=progress, cell_timeout=cell_timeout, stall_timeout=stall_timeout)
+            for _ in range(stall_retries):
+                if not run.stalled:
+                    break
+                first, seconds = run.first_failure or run.failure_line(), run.seconds
+                attempts = run.attempts + 1
+                print(f"{path.stem}: {run.failure_line()}; running it again", file=sys.stderr)
+                run = run_chapter(path, out_dir / f"{path.stem}.ipynb", params, kernel_name=kernel_name,
+                                  progress=progress, cell_timeout=cell_timeout, stall_timeout=stall_timeout)
+                run.attempts, run.first_failure = attempts, first
+                run.seconds = round(run.seconds + seconds, 2)
+            runs.append(run)
     return runs
 
 
@@ -345,13 +543,15 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
               device: str = "auto", chapters: Sequence[str] | None = None, build: bool = True,
               extra_parameters: dict[str, Any] | None = None, runs_dir: Path = RUNS_DIR,
               book_dir: Path = BOOK_DIR, build_dir: Path | None = None,
-              progress: bool = True) -> Report:
+              progress: bool = True, cell_timeout: float | None = None,
+              stall_timeout: float | None = None) -> Report:
     """Run the chosen chapters on ``profile`` and (optionally) build the book; print a summary.
 
     Chapters come from ``book_dir``, executed notebooks go to ``runs_dir/<profile>/``, the built
     book to ``build_dir/_build/html`` (``build_dir`` defaults to ``book_dir``). Returns the
     :class:`Report`; ``report.ok`` is False when a chapter or the build failed, or a built page
-    loads something from the network.
+    loads something from the network. ``cell_timeout`` and ``stall_timeout`` (seconds; 0 turns
+    one off) default to the profile's values: no chapter can wait forever (:func:`run_chapter`).
     """
     from sernb.profiles import get_profile
 
@@ -361,7 +561,11 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
     report = Report(profile=profile, parameters=params, kernel_python=kernel_python())
     _check_kernel(report.kernel_python)
     selected = select_chapters(chapters, book_dir)
-    report.chapters = run_chapters(selected, out_dir, params, progress=progress)
+    cell_timeout = settings.cell_timeout if cell_timeout is None else cell_timeout
+    stall_timeout = settings.stall_timeout if stall_timeout is None else stall_timeout
+    report.cell_timeout, report.stall_timeout = cell_timeout or None, stall_timeout or None
+    report.chapters = run_chapters(selected, out_dir, params, progress=progress,
+                                   cell_timeout=report.cell_timeout, stall_timeout=report.stall_timeout)
     report.peak_kernel_rss_mb = largest_child_rss_mb()
     if build:
         start = time.perf_counter()
@@ -395,8 +599,11 @@ def summary(report: Report) -> str:
     """The table printed at the end of a run: chapter, status, time, output, failing cell."""
     rows = [("chapter", "status", "time", "output / failure")]
     for c in report.chapters:
-        rows.append((c.chapter, "ok" if c.ok else "FAILED", f"{c.seconds:.1f} s",
-                     c.output if c.ok else f"{c.output}  <- {c.failure_line()}"))
+        status = ("ok" if c.ok else "FAILED") + (f" (attempt {c.attempts})" if c.attempts > 1 else "")
+        detail = c.output if c.ok else f"{c.output}  <- {c.failure_line()}"
+        if c.first_failure:
+            detail += f"  [first attempt: {c.first_failure}]"
+        rows.append((c.chapter, status, f"{c.seconds:.1f} s", detail))
     if report.book or report.book_error:
         rows.append(("(book)", "ok" if report.book_error is None else "FAILED",
                      f"{report.book_seconds:.1f} s", report.book or _first_line(report.book_error or "")))
@@ -445,6 +652,19 @@ def _filter_toc(node: Any, keep) -> Any:
         return {k: _filter_toc(v, keep) if k in ("parts", "chapters", "sections") else v
                 for k, v in node.items()}
     return node
+
+
+def _last_started_source(output: Path) -> str | None:
+    """Source of the last cell papermill started in the saved ``output`` (the one that hung)."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except Exception:  # nothing saved yet (the kernel never started)
+        return None
+    started = [c for c in nb.cells
+               if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")]
+    return started[-1].source if started else None
 
 
 def _cell_number(nb, source: str) -> int | None:

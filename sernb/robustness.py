@@ -20,6 +20,7 @@ from torch import nn
 from sernb import experiments
 from sernb.augment import add_noise
 from sernb.data.dataset import SERDataset
+from sernb.fingerprint import fingerprint
 from sernb.metrics import SCALARS, classification_metrics
 from sernb.utils import atomic_write_text, config_hash, pick_device
 
@@ -66,7 +67,8 @@ def evaluate(config: experiments.ExperimentConfig, snrs: tuple[float, ...] = SNR
     if missing and not getattr(model, "accepts_missing_modality", False):
         missing = ()
     cache = result.path / "robustness" / (config_hash({"snrs": snrs, "missing": missing, "seed": noise_seed,
-                                                       "run": result.record["runs"][0]["name"]}) + ".csv")
+                                                       "run": result.record["runs"][0]["name"],
+                                                       "code": fingerprint(__name__)}) + ".csv")
     if cache.exists():
         return pd.read_csv(cache)
     mfcc_config = MFCCConfig(**info.get("mfcc", {}))

@@ -238,3 +238,114 @@ def test_reproduce_builds_an_offline_book_from_executed_notebooks(mini_report):
     assert not (html / "03_never_run.html").exists()  # not run -> not in the staged toc
     assert report.external_refs == [], report.external_refs
     assert "SYNTHETIC" in page  # the profile banner
+
+
+# --------------------------------------------------------------------------- no chapter waits forever
+
+MINI_SLEEP = '''\
+# %% tags=["parameters"]
+PROFILE = "offline"
+
+# %%
+import time
+x = 1
+
+# %%
+time.sleep(120)  # stands in for a stalled cell
+'''
+
+
+@pytest.fixture(scope="module")
+def stalled_book(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stallbook")
+    book = root / "book"
+    book.mkdir()
+    (book / "01_sleeps.py").write_text(MINI_SLEEP)
+    (book / "02_ok.py").write_text(MINI_OK)
+    return root, book
+
+
+def test_a_cell_past_its_timeout_fails_its_chapter_by_name_and_the_next_chapter_runs(stalled_book):
+    import time
+
+    root, book = stalled_book
+    start = time.monotonic()
+    report = rp.reproduce(profile="smoke", runs_dir=root / "runs", book_dir=book, build=False,
+                          progress=False, cell_timeout=30, stall_timeout=0)
+    slept, ok = report.chapters
+    assert time.monotonic() - start < 100  # not the 120 s the cell asked for
+    assert not slept.ok and slept.timed_out and slept.failed_cell == 3
+    assert "timed out" in slept.error and "30 s" in slept.error
+    assert "cell 3: timed out" in rp.summary(report) and "time.sleep(120)" in rp.summary(report)
+    assert ok.ok and not report.ok
+
+
+MINI_STALLS_ONCE = '''\
+# %% tags=["parameters"]
+PROFILE = "offline"
+MARKER = ""
+
+# %%
+import os
+import time
+
+# %%
+if not os.path.exists(MARKER):  # the first attempt hangs, as a wedged kernel would
+    open(MARKER, "w").close()
+    time.sleep(120)
+print("second attempt got through")
+'''
+
+
+def test_a_kernel_with_no_cpu_is_stopped_as_stalled_and_its_chapter_run_again(stalled_book):
+    root, book = stalled_book
+    (book / "03_stalls_once.py").write_text(MINI_STALLS_ONCE)
+    report = rp.reproduce(profile="smoke", chapters=["03"], runs_dir=root / "runs2", book_dir=book,
+                          build=False, progress=False, cell_timeout=0, stall_timeout=8,
+                          extra_parameters={"MARKER": str(root / "marker")})
+    (run,) = report.chapters
+    assert run.ok and run.attempts == 2, run
+    assert run.first_failure.startswith("cell 3: stalled"), run.first_failure
+    assert "ok (attempt 2)" in rp.summary(report) and "first attempt: cell 3: stalled" in rp.summary(report)
+    nb = nbformat.read(root / "runs2" / "smoke" / "03_stalls_once.ipynb", as_version=4)
+    assert "second attempt got through" in str(nb.cells[-1].outputs)
+
+
+def test_a_chapter_that_keeps_stalling_fails_by_name(stalled_book):
+    root, book = stalled_book
+    report = rp.reproduce(profile="smoke", chapters=["01"], runs_dir=root / "runs3", book_dir=book,
+                          build=False, progress=False, cell_timeout=0, stall_timeout=8)
+    (slept,) = report.chapters
+    assert not slept.ok and slept.stalled and slept.failed_cell == 3 and slept.attempts == 2, slept
+    assert slept.error.startswith("stalled") and slept.seconds < 180
+
+
+def test_profiles_bound_every_cell():
+    from sernb.profiles import PROFILES
+
+    for profile in PROFILES.values():
+        assert profile.cell_timeout and profile.stall_timeout, profile.name
+
+
+def test_chapter_kernels_get_clients_that_wait_in_short_slices():
+    import asyncio
+    from queue import Empty
+
+    manager = rp.kernel_manager_class()(kernel_name="python3")
+    client = manager.client()
+    for channel in ("shell_channel_class", "iopub_channel_class", "stdin_channel_class",
+                    "control_channel_class"):
+        assert getattr(client, channel).__name__ == "SlicedWaitChannel"
+
+    class Silent:  # a socket on which nothing ever arrives
+        async def poll(self, timeout_ms):
+            polls.append(timeout_ms)
+            await asyncio.sleep(timeout_ms / 1000)
+            return 0
+
+    polls: list = []
+    channel = client.shell_channel_class.__new__(client.shell_channel_class)
+    channel.socket = Silent()
+    with pytest.raises(Empty):
+        asyncio.run(channel.get_msg(timeout=5))
+    assert len(polls) >= 3 and max(polls) <= rp.WAKE_S * 1000  # never one long wait

@@ -142,3 +142,30 @@ def test_meld_official_split(tmp_path):
     assert_partition(fold, len(meld))
     with pytest.raises(ValueError, match="MELD"):
         official_split(meld.assign(session=1))
+
+
+@pytest.mark.parametrize("keep_dialogs", [False, True])
+def test_loso_validation_speakers_are_held_out_of_training(table, keep_dialogs):
+    genders = []
+    for fold in leave_one_session_out(table, seed=0, keep_dialogs=keep_dialogs):
+        assert_partition(fold, len(table))
+        assert not any(fold.speaker_overlap(table).values()), (fold.name, fold.speaker_overlap(table))
+        val_speakers = fold.speakers(table)["val"]
+        assert len(val_speakers) == (2 if keep_dialogs else 1) and len(fold.val) > 0
+        (val_session,) = values(table, fold.val, "session")
+        assert val_session == int(fold.name.split("-")[1]) % 5 + 1  # the next session, cyclically
+        genders.append(val_speakers[0][-1])
+    if not keep_dialogs:
+        assert set(genders) == {"F", "M"}  # the validation gender alternates with the fold
+
+
+def test_speaker_kfold_validation_speakers_are_held_out_of_training(table):
+    for fold in group_kfold(table, by="speaker", k=5, seed=0):
+        assert not any(fold.speaker_overlap(table).values())
+        assert fold.speakers(table)["val"]
+
+
+def test_validation_from_training_speakers_on_request(table):
+    for fold in leave_one_session_out(table, seed=0, speaker_val=False):
+        overlap = fold.speaker_overlap(table)
+        assert overlap["train&val"] and not overlap["train&test"] and not overlap["val&test"]

@@ -26,8 +26,6 @@ from sernb.utils import atomic_write_bytes, clean_stale_temp, config_hash, data_
 
 logger = logging.getLogger("sernb")
 
-#: Bump when :func:`mfcc` changes meaning, so caches made by older code are not reused.
-FEATURE_VERSION = 1
 #: With ``n_jobs=None``, each worker must get at least this many uncached clips. Measured on
 #: 2 cores: a 3 s clip takes ~4 ms in-process, while starting a worker (and importing librosa
 #: in it) takes 3-7 s; below ~1,000 clips the serial path wins.
@@ -57,8 +55,11 @@ class MFCCConfig:
     max_seconds: float | None = 10.0
 
     def key(self) -> str:
-        """Short hash naming this configuration's cache folder."""
-        return config_hash({"feature": "mfcc", "version": FEATURE_VERSION, **asdict(self)})
+        """Short hash naming this configuration's cache folder; a change to the code that computes
+        the frames (this module, :mod:`sernb.data.audio`) gives a new folder (:mod:`sernb.fingerprint`)."""
+        from sernb.fingerprint import fingerprint
+
+        return config_hash({"feature": "mfcc", "code": fingerprint(__name__), **asdict(self)})
 
 
 class FeatureList(list):

@@ -6,6 +6,12 @@ leave-one-session-out (IEMOCAP's 5 sessions; RAVDESS actors), k-fold over speake
 official split. Every fold holds ROW POSITIONS (for ``table.iloc``); validation rows always
 come from the training side, never from the test part. ``keep_dialogs=True`` keeps whole
 dialogs inside one part, which dialogue-context systems (COGMEN) need.
+
+Under a speaker-independent protocol the validation rows that drive early stopping come from
+speakers held out of training as well (``speaker_val=True``, the default): train, validation
+and test speakers are three disjoint sets, so validation scores are as pessimistic as test
+scores instead of being inflated by voices the model has heard. ``speaker_val=False`` draws
+validation rows from the training speakers (the earlier behaviour), for comparison.
 All splitting is scikit-learn's, seeded, so the same seed gives the same folds.
 """
 
@@ -45,6 +51,17 @@ class Fold:
         """``{"train": ..., "val": ..., "test": ...}``."""
         return {part: getattr(self, part) for part in PARTS}
 
+    def speakers(self, table: pd.DataFrame) -> dict[str, list[str]]:
+        """The speakers of each part, sorted (chapter "The evaluation protocol" lists them)."""
+        return {part: sorted(map(str, pd.unique(table["speaker"].to_numpy()[rows])))
+                for part, rows in self.parts().items()}
+
+    def speaker_overlap(self, table: pd.DataFrame) -> dict[str, list[str]]:
+        """Speakers shared by two parts, per pair (``"train&val"``, ...); empty lists when disjoint."""
+        sets = {part: set(names) for part, names in self.speakers(table).items()}
+        return {f"{a}&{b}": sorted(sets[a] & sets[b]) for a, b in (("train", "val"), ("train", "test"),
+                                                                  ("val", "test"))}
+
     def summary(self, table: pd.DataFrame) -> pd.DataFrame:
         """Rows, speakers, sessions and per-class counts of each part (one row per part)."""
         classes = _class_order(table["label"])
@@ -74,32 +91,49 @@ def random_split(
 
 def leave_one_session_out(
     table: pd.DataFrame, val_size: float = 0.1, seed: int = 0, keep_dialogs: bool = False,
-    stratify: bool = True,
+    stratify: bool = True, speaker_val: bool = True,
 ) -> list[Fold]:
     """One fold per session: that session is the test part (speaker independent on IEMOCAP).
 
-    Validation rows are drawn from the other sessions (``val_size`` of them).
+    With ``speaker_val`` the validation part is one speaker of the next session (cyclically),
+    the gender alternating from fold to fold, so no validation voice is trained on; with
+    ``keep_dialogs`` it is that whole session (a dialog's two speakers stay together). Without
+    it, ``val_size`` of the other sessions' rows are drawn at random.
     """
     sessions = table["session"].to_numpy()
-    if len(pd.unique(sessions)) < 2:
-        raise ValueError(f"leave-one-session-out needs at least 2 sessions, found {sorted(pd.unique(sessions))}")
+    order = sorted(pd.unique(sessions))
+    if len(order) < 2 + int(speaker_val and keep_dialogs):
+        raise ValueError(f"leave-one-session-out needs at least {2 + int(speaker_val and keep_dialogs)} "
+                         f"sessions here, found {order}")
     folds = []
-    for session in sorted(pd.unique(sessions)):
+    for i, session in enumerate(order):
         is_test = sessions == session
-        train, val = _holdout(table, np.flatnonzero(~is_test), val_size, seed, stratify, keep_dialogs)
+        held_in = np.flatnonzero(~is_test)
+        if speaker_val:
+            val_session = order[(i + 1) % len(order)]
+            in_val = sessions[held_in] == val_session
+            if not keep_dialogs:
+                speakers = sorted(pd.unique(table["speaker"].to_numpy()[held_in][in_val]))
+                chosen = speakers[i % len(speakers)]
+                in_val &= table["speaker"].to_numpy()[held_in] == chosen
+            train, val = held_in[~in_val], held_in[in_val]
+        else:
+            train, val = _holdout(table, held_in, val_size, seed, stratify, keep_dialogs)
         folds.append(Fold(f"session-{session}", train, val, np.flatnonzero(is_test)))
     return folds
 
 
 def group_kfold(
     table: pd.DataFrame, by: str = "speaker", k: int = 5, seed: int = 0, val_size: float = 0.1,
-    stratify: bool = True, keep_dialogs: bool = False,
+    stratify: bool = True, keep_dialogs: bool = False, speaker_val: bool = True,
 ) -> list[Fold]:
     """k folds in which no value of column ``by`` (speaker by default) crosses train and test.
 
     Uses StratifiedGroupKFold, so class proportions stay close to the whole table's. With
     ``keep_dialogs``, values of ``by`` that share a dialog move together (on IEMOCAP the two
-    speakers of a session), so dialogs stay whole too.
+    speakers of a session), so dialogs stay whole too. With ``speaker_val`` the validation part
+    is whole groups of the training side (about ``val_size`` of its groups, at least one), so it
+    shares no ``by`` value with training either; otherwise rows are drawn at random.
     """
     groups = table[by].to_numpy()
     if keep_dialogs:
@@ -111,7 +145,11 @@ def group_kfold(
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     folds = []
     for i, (train_side, test) in enumerate(splitter.split(np.zeros(len(table)), table["label"], groups)):
-        train, val = _holdout(table, train_side, val_size, seed, stratify, keep_dialogs)
+        if speaker_val:
+            train, val = _group_holdout(train_side, table["label"].to_numpy()[train_side],
+                                        groups[train_side], val_size, seed, stratify)
+        else:
+            train, val = _holdout(table, train_side, val_size, seed, stratify, keep_dialogs)
         folds.append(Fold(f"{by}-fold{i + 1}of{k}", train, val, test))
     return folds
 

@@ -248,9 +248,11 @@ class TextEncoder(nn.Module):
         return self.proj(states.to(self.proj.weight.dtype))
 
     def fingerprint(self) -> str:
-        """Hash of the backbone weights, tokenizer and truncation: the key of cached states."""
+        """Hash of this module's code, the backbone weights, tokenizer and truncation: the cache key."""
         if self._fingerprint is None:
-            h = hashlib.sha256()
+            from sernb.fingerprint import fingerprint
+
+            h = hashlib.sha256(fingerprint(__name__).encode())  # the code that computes the states
             h.update(f"{type(self.tokenizer).__name__}:{len(self.tokenizer)}:{self.max_tokens}".encode())
             for name, tensor in self.backbone.state_dict().items():
                 h.update(name.encode())

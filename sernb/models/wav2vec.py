@@ -148,9 +148,11 @@ class SSLAudioClassifier(nn.Module):
         return {"logits": self.head(pooled), "attention": None}
 
     def fingerprint(self) -> str:
-        """Hash of the encoder weights and the length cap: the key of cached pooled states."""
+        """Hash of this module's code, the encoder weights and the length cap: the cache key."""
         if self._fingerprint is None:
-            h = hashlib.sha256(f"{self.max_samples}".encode())
+            from sernb.fingerprint import fingerprint
+
+            h = hashlib.sha256(f"{fingerprint(__name__)}:{self.max_samples}".encode())
             for name, tensor in self.backbone.state_dict().items():
                 h.update(name.encode())
                 h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
