@@ -1,4 +1,4 @@
-"""Where the cross-modal attention looks (chapter "Table 5"; chapter "Try it yourself").
+"""Where the cross-modal attention looks (chapter "Table 5: what the attention looks at"; chapter "Try it yourself").
 
 The paper's attention (Section 3.4, Eq. 3) lets every audio step (a query) spread one unit of
 weight over the text tokens (keys), per head. This module gets those maps for a whole test set

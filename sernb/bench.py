@@ -1,4 +1,4 @@
-"""Latency, throughput, memory and the fast paths, measured on this machine (chapter "Efficiency").
+"""Latency, throughput, memory and the fast paths, measured on this machine (chapter "Table 3: efficiency").
 
 The paper's Table 3 reports 22.6 ms per sample and 3.1 GB for its model on an NVIDIA P5000
 (COGMEN: 38.2 ms, 4.7 GB). :func:`run_benchmarks` measures the same kind of figures for every
@@ -695,7 +695,7 @@ def _frame_text(frame: pd.DataFrame) -> str:
 def scaling(profile: str = "offline", sizes: Sequence[int] | None = None, system: str = MAIN_SYSTEM,
             device: str = "auto", json_path: str | os.PathLike | None = None, reuse: bool = False,
             **overrides: Any) -> pd.DataFrame:
-    """Preprocessing and one training epoch at four corpus sizes (chapter "Efficiency" plots it).
+    """Preprocessing and one training epoch at four corpus sizes (chapter "Table 3: efficiency" plots it).
 
     ``sizes`` are utterance counts of nested random subsets of the profile's corpus (default: 1/8,
     1/4, 1/2 and all of it). Preprocessing is MFCC extraction without the cache plus tokenization.

@@ -1,4 +1,5 @@
-"""Training curves and result tables for chapters "Training", "Table 2" and "Table 4".
+"""Training curves and result tables for chapters "Training the paper's model", "Table 2: the ablation" and
+"Table 4: overfitting".
 
 The tables turn a :class:`sernb.experiments.Result` (its per-epoch ``history``, per-run metrics and
 summed confusion matrix) into pandas frames; the figures draw them with plotly (interactive) or

@@ -1,4 +1,4 @@
-"""Config -> cached, recorded result (chapters "Reproducing the paper", "Ablation", "Evaluation").
+"""Config -> cached, recorded result (every chapter from "Training the paper's model" on).
 
 :func:`run` loads the corpus, makes the folds of the protocol for every seed, trains one model per
 (fold, seed) with :func:`sernb.train.fit`, evaluates it on the test part, and stores everything under
@@ -24,7 +24,7 @@ import platform
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -38,8 +38,9 @@ import sernb
 from sernb.augment import Mitigations, epoch_augmenter
 from sernb.data.dataset import SERDataset
 from sernb.metrics import SCALARS, classification_metrics, summarize
+from sernb.models.inputs import INPUT_PROVIDERS, prepare_inputs, register_input  # noqa: F401 (re-exported)
 from sernb.models.registry import build_with_shared, get_system
-from sernb.profiles import Profile, get_profile
+from sernb.profiles import Profile, RunSettings, get_profile, resolve_overrides, setting_names
 from sernb.train import TrainConfig, fit, predict
 from sernb.utils import (
     PROJECT_ROOT,
@@ -58,52 +59,39 @@ RUNTIME_FIELDS = ("device", "progress", "profile")
 OPTIONAL_FIELDS = ("mitigations", "text_layers")
 
 
-@dataclass(frozen=True)
-class ExperimentConfig:
-    """Everything one experiment needs: a system, a corpus, a protocol, seeds and settings."""
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig(RunSettings):
+    """Everything one experiment needs: a system and its options plus the :class:`RunSettings`
+    (declared once in :mod:`sernb.profiles`; :meth:`from_profile` fills them from a profile)."""
 
     system: str = "ours"
-    corpus: str = "synthetic"
-    data_root: str | None = None
-    synth_size: str = "default"
-    classes: int = 6
-    protocol: str = "random"
-    seeds: tuple[int, ...] = (0,)
-    text_model: str = "minilm"
-    max_frames: int | None = 300
-    frame_pool: int = 1
-    max_tokens: int = 128
-    text_layers: int | None = None  # top text-encoder layers fine-tuned; None: all (the paper)
-    epochs: int = 8
-    patience: int | None = 3
-    batch_size: int = 64
-    lr: float = 1e-4
-    lr_text: float = 2e-5
-    class_weights: bool = False
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"heads": 4}
     #: The paper's remedies for overfitting (Section 5.1), see sernb.augment.Mitigations; {}: none.
     mitigations: dict[str, Any] = field(default_factory=dict)
     attention_samples: int = 6  # attention maps kept per run (one per class when possible)
-    device: str = "auto"
-    progress: bool = True
     profile: str = ""  # the profile it came from, for the record
 
     @classmethod
     def from_profile(cls, profile: str | Profile = "offline", system: str = "ours",
                      **overrides: Any) -> ExperimentConfig:
-        """Settings of ``profile`` for ``system``; ``overrides`` (None ignored) win."""
+        """Settings of ``profile`` for ``system``; ``overrides`` win (None keeps the profile's value,
+        :data:`sernb.profiles.NONE` sets None)."""
         p = get_profile(profile) if isinstance(profile, str) else profile
-        own = {f.name for f in fields(cls)}
-        base = {k: v for k, v in p.to_dict().items() if k in own and k != "profile"}
-        base.update({k: v for k, v in overrides.items() if v is not None})
-        if base.get("data_root") and "corpus" not in overrides and not _is_synthetic(base["data_root"]):
+        base = {name: getattr(p, name) for name in setting_names()}
+        changes = resolve_overrides(overrides)
+        base.update(changes)
+        if base.get("data_root") and "corpus" not in changes and not _is_synthetic(base["data_root"]):
             base["corpus"] = "iemocap"  # a data root of real recordings: never label them synthetic
-        if "seeds" in base:
-            base["seeds"] = tuple(base["seeds"])
         return cls(system=system, profile=p.name, **base)
 
     def __post_init__(self) -> None:
-        Mitigations.parse(self.mitigations)  # unknown keys or bad values: a clear error now, not mid-run
+        # unknown keys or bad values: a clear error now, not mid-run; parsed here, once
+        object.__setattr__(self, "_remedies", Mitigations.parse(self.mitigations))
+
+    @property
+    def remedies(self) -> Mitigations:
+        """``mitigations`` parsed and validated (:meth:`sernb.augment.Mitigations.parse`)."""
+        return self._remedies
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,9 +102,9 @@ class ExperimentConfig:
                 "text_layers": self.text_layers}
 
     def train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lr_text=self.lr_text,
-                           patience=self.patience, class_weights=self.class_weights, seed=seed,
-                           device=self.device, progress=self.progress, **Mitigations.parse(self.mitigations).train)
+        """The :class:`sernb.train.TrainConfig` of one run: the settings both declare, plus the remedies."""
+        shared = {f.name: getattr(self, f.name) for f in fields(TrainConfig) if f.name in setting_names()}
+        return TrainConfig(**shared, seed=seed, **self.remedies.train)
 
 
 @dataclass
@@ -228,56 +216,6 @@ def class_names(classes: int) -> list[str]:
     return list(EMOTIONS_6 if classes == 6 else EMOTIONS_4)
 
 
-InputProvider = Callable[[nn.Module, pd.DataFrame, dict[str, Any]], list[np.ndarray]]
-#: Batch field -> how to compute it for every row of a table. New systems register theirs here.
-INPUT_PROVIDERS: dict[str, InputProvider] = {}
-
-
-def register_input(name: str) -> Callable[[InputProvider], InputProvider]:
-    """Decorator: ``provider(model, table, context) -> one array per row`` for batch field ``name``."""
-
-    def decorator(provider: InputProvider) -> InputProvider:
-        INPUT_PROVIDERS[name] = provider
-        return provider
-
-    return decorator
-
-
-@register_input("mfcc")
-def _mfcc_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> list[np.ndarray]:
-    if "mfcc" not in context:
-        from sernb.data.features import extract_mfcc
-
-        context["mfcc"] = extract_mfcc(table, progress=context.get("progress", False))
-    return context["mfcc"]
-
-
-@register_input("tokens")
-def _token_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> list[np.ndarray]:
-    return model.text.tokenize(table["text"].tolist())
-
-
-@register_input("text_states")
-def _text_state_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> list[np.ndarray]:
-    from sernb.models.text import frozen_token_states
-
-    states = frozen_token_states(model.text, table["text"].tolist(), device=context["device"],
-                                 progress=context.get("progress", False))
-    if getattr(model, "cross", True) is None:
-        # Concatenation reads only the mean token: masked_mean(proj(S)) == proj(mean(S)) for the
-        # linear projection, so one vector per text gives the same logits and 1/L of the batch.
-        return [s.mean(0, keepdims=True) for s in states]
-    return states
-
-
-def prepare_inputs(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> dict[str, list]:
-    """Every batch field ``model.inputs`` asks for, for every row of ``table``."""
-    missing = [name for name in model.inputs if name not in INPUT_PROVIDERS]
-    if missing:
-        raise KeyError(f"no input provider for {missing}; register one with sernb.experiments.register_input")
-    return {name: INPUT_PROVIDERS[name](model, table, context) for name in model.inputs}
-
-
 # ---------------------------------------------------------------------------------------------
 # Running
 # ---------------------------------------------------------------------------------------------
@@ -387,7 +325,7 @@ def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int
     train, val, test = (dataset.subset(rows) for rows in (fold.train, fold.val, fold.test))
     if hasattr(model, "fit_audio_stats") and "mfcc" in train.inputs:
         model.fit_audio_stats(torch.from_numpy(np.concatenate(train.inputs["mfcc"])))
-    augment = epoch_augmenter(Mitigations.parse(config.mitigations), table.iloc[list(fold.train)], train, model,
+    augment = epoch_augmenter(config.remedies, table.iloc[list(fold.train)], train, model,
                               seed, config.max_frames)
     fitted = fit(model, train, val, config.train_config(seed), n_classes=len(labels),
                  checkpoint_dir=folder / "checkpoint", augment=augment)
@@ -566,15 +504,3 @@ def results_table(results: Sequence[Result]) -> pd.DataFrame:
         row["s/epoch"] = round(r.record["meta"]["seconds_per_epoch"] or float("nan"), 1)
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-# The Table 1 comparison systems register themselves and their input providers on import; they
-# import this module's register_input, so they come last.
-from sernb.models import blstm_dcnn, cogmen, wav2vec  # noqa: E402,F401
-
-
-def table1(*args: Any, **kwargs: Any) -> pd.DataFrame:
-    """The paper's Table 1 for every comparison system; see :func:`sernb.table1.table1`."""
-    from sernb.table1 import table1 as build_table1
-
-    return build_table1(*args, **kwargs)

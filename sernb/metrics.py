@@ -1,4 +1,4 @@
-"""Classification metrics, all from scikit-learn (chapter "Evaluation, honestly").
+"""Classification metrics, all from scikit-learn (chapter "The evaluation protocol").
 
 The paper reports "accuracy" and "F1"; on IEMOCAP's unbalanced classes we also report balanced
 accuracy (UA, the mean per-class recall) and weighted F1, with per-class F1 and the confusion

@@ -22,7 +22,7 @@ from torch import nn
 
 from sernb.experiments import ExperimentConfig, run
 from sernb.metrics import SCALARS
-from sernb.models.registry import build_model
+from sernb.models.registry import build_with_shared
 from sernb.models.text import OfflineModelError
 from sernb.models.wav2vec import DEFAULT_AUDIO_MODEL, resolve_audio_model
 
@@ -113,8 +113,8 @@ def _row(name: str, profile: str, protocol: str | None, seeds: Sequence[int] | N
             if spec.untrained:
                 raise _NotRun(f"{spec.label}: Table 1 never reports numbers from untrained weights; pass "
                               "--audio-model with a pretrained folder or hub id")
-        model = build_model(name, n_classes=config.classes, text_model=config.text_model,
-                            max_tokens=config.max_tokens, **config.model_options)
+        # built exactly as the run builds it, so only the fine-tuned text layers count as trainable
+        model = build_with_shared(name, config.classes, config.shared_model_options(), **config.model_options)
         encoders = describe_encoders(model)
         row["text_encoder"], row["audio_encoder"] = encoders["text"], encoders["audio"]
         row["params_m"] = round(sum(p.numel() for p in model.parameters()) / 1e6, 2)

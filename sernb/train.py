@@ -1,4 +1,4 @@
-"""One training loop for every system (chapter "Training"; the shell's ``sernb train``).
+"""One training loop for every system (chapter "Training the paper's model"; the shell's ``sernb train``).
 
 :func:`fit` trains any module that maps a batch to ``{"logits": ...}``: AdamW with two parameter
 groups (pretrained text encoder 2e-5, everything else 1e-4, Section 4.2), linear warm-up and decay,

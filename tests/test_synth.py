@@ -1,6 +1,6 @@
 """The embedded synthetic corpus: IEMOCAP layout and formats, determinism, audio format, labels.
 
-The smoke corpus is generated once for this module (a few seconds); two more generations check
+The smoke corpus is generated once per test session (tests/conftest.py); two more generations check
 byte-identity with the same seed and a difference with another seed.
 """
 
@@ -30,8 +30,9 @@ SIX = {"ang", "fru", "neu", "sad", "exc", "hap"}
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory) -> Path:
-    return synth.generate("smoke", out=tmp_path_factory.mktemp("synth") / "smoke", seed=0)
+def smoke(smoke_corpus) -> Path:
+    """The session's smoke corpus (tests/conftest.py), generated with seed 0."""
+    return Path(smoke_corpus)
 
 
 @pytest.fixture(scope="module")

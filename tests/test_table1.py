@@ -19,24 +19,10 @@ from sernb.table1 import PAPER_TABLE1, table1
 from sernb.utils import data_home
 
 
-@pytest.fixture(scope="session")
-def smoke_corpus(tmp_path_factory):
-    """The synthetic smoke corpus, at the same place as in test_experiments (generated once)."""
-    from sernb.data.synth import generate
-
-    return str(generate("smoke", out=tmp_path_factory.getbasetemp() / "smoke-corpus"))
-
-
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """One results cache for the module: table1 reuses the runs of the per-system tests."""
     return tmp_path_factory.mktemp("table1-results")
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("SERNB_DATA", str(tmp_path_factory.getbasetemp() / "data-home"))
 
 
 #: What `sernb table1` can also say, so the CLI test finds every run in the cache.

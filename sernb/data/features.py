@@ -1,4 +1,4 @@
-"""40-d MFCC frames per utterance, computed once and cached on disk (chapter "Audio features").
+"""40-d MFCC frames per utterance, computed once and cached on disk (chapter "Data and preprocessing").
 
 The paper feeds 40-dimensional MFCCs at 16 kHz to a BiLSTM. :func:`extract_mfcc` computes them
 for a whole table in parallel and stores one ``.npy`` per clip under

@@ -1,4 +1,4 @@
-"""The one utterance table every corpus loader returns (chapter "Data").
+"""The one utterance table every corpus loader returns (chapter "Data and preprocessing").
 
 Downstream code (splits, features, training, the book) reads only this table, so every loader
 builds it through :func:`make_table`: fixed columns and dtypes, a stable row order, and the

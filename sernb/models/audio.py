@@ -5,7 +5,7 @@ Two encoders share one interface, ``forward(mfcc, mask) -> (frames, frame_mask, 
 * :class:`BiLSTMAudio`, the paper's temporal model (Section 3.2, Eq. 1), and
 * :class:`MeanAudio`, the baseline's "static statistics": no temporal context at all.
 
-Used in chapter "The model, piece by piece" and by every system in the registry that hears audio.
+Used in chapter "Training the paper's model" and by every system in the registry that hears audio.
 """
 
 from __future__ import annotations

