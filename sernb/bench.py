@@ -37,13 +37,15 @@ import torch
 from torch import nn
 
 import sernb
+from sernb import paper
 from sernb.data.dataset import BucketBatchSampler, SERDataset, collate
+from sernb.data.table import label_targets
 from sernb.utils import atomic_write_json, pick_device
 
 SCHEMA = "sernb.bench/1"
 #: Figures the paper reports (Table 3), for side-by-side printing only.
-PAPER_TABLE3 = {"ours": {"ms_per_sample": 22.6, "memory_gb": 3.1, "device": "NVIDIA P5000"},
-                "cogmen": {"ms_per_sample": 38.2, "memory_gb": 4.7, "device": "NVIDIA P5000"}}
+PAPER_TABLE3 = {system: {k: v for k, v in row.items() if k != "paper name"}
+                for system, row in paper.rows(paper.TABLE3).items()}
 #: The static-encoder system used for the frozen-text fast path, and the system for bucketing.
 STATIC_SYSTEM = "baseline"
 MAIN_SYSTEM = "ours"
@@ -223,7 +225,7 @@ def load_bench_data(settings: BenchSettings, device: torch.device) -> BenchData:
     if settings.n_utts < len(table):
         table = table.sample(n=settings.n_utts, random_state=0).reset_index(drop=True)
     names = class_names(config.classes)
-    labels = table["label"].map({n: i for i, n in enumerate(names)}).to_numpy()
+    labels = label_targets(table["label"], names)
     max_frames = config.max_frames if settings.max_frames == -1 else settings.max_frames
     return BenchData(table, labels, len(names), max_frames, config.shared_model_options(),
                      {"device": device, "progress": False})

@@ -37,7 +37,8 @@ from torch import nn
 import sernb
 from sernb.augment import Mitigations, epoch_augmenter
 from sernb.data.dataset import SERDataset
-from sernb.metrics import SCALARS, classification_metrics, summarize
+from sernb.data.table import label_targets
+from sernb.metrics import SCALARS, classification_metrics, mean_std, summarize
 from sernb.models.inputs import INPUT_PROVIDERS, prepare_inputs, register_input  # noqa: F401 (re-exported)
 from sernb.models.registry import build_with_shared, get_system
 from sernb.profiles import Profile, RunSettings, get_profile, resolve_overrides, setting_names
@@ -163,7 +164,7 @@ class Result:
     def summary(self) -> str:
         """One line: mean ± std of the scalar metrics."""
         std = self.record["std"]
-        parts = [f"{k} {self.record[k]:.3f}±{std[k]:.3f}" for k in SCALARS]
+        parts = [f"{k} {mean_std(self.record[k], std[k], digits=3)}" for k in SCALARS]
         text = self.record["meta"].get("text_encoder") or {}
         warning = " [UNTRAINED text encoder: numbers mean nothing]" if text.get("untrained") else ""
         return (f"{self.record['system']} [{self.record['config']['protocol']}, {self.record['n_runs']} runs]: "
@@ -318,10 +319,8 @@ def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int
         return _load_run(folder)
     seed_everything(seed)
     model = build_with_shared(config.system, len(labels), config.shared_model_options(), **config.model_options)
-    targets = table["label"].map({name: i for i, name in enumerate(labels)})
-    if targets.isna().any():
-        raise ValueError(f"labels outside {labels}: {sorted(table['label'][targets.isna()].unique())}")
-    dataset = SERDataset(prepare_inputs(model, table, context), targets.to_numpy(), max_frames=config.max_frames)
+    targets = label_targets(table["label"], labels)
+    dataset = SERDataset(prepare_inputs(model, table, context), targets, max_frames=config.max_frames)
     train, val, test = (dataset.subset(rows) for rows in (fold.train, fold.val, fold.test))
     if hasattr(model, "fit_audio_stats") and "mfcc" in train.inputs:
         model.fit_audio_stats(torch.from_numpy(np.concatenate(train.inputs["mfcc"])))
@@ -500,7 +499,7 @@ def results_table(results: Sequence[Result]) -> pd.DataFrame:
         row = {"system": r.record["system"], "protocol": r.config["protocol"], "runs": r.record["n_runs"],
                "text encoder": text.get("label", "-"), "corpus": r.record["meta"]["corpus"]}
         for k in SCALARS:
-            row[k] = f"{r.record[k]:.3f} ± {r.record['std'][k]:.3f}"
+            row[k] = mean_std(r.record[k], r.record["std"][k], digits=3)
         row["s/epoch"] = round(r.record["meta"]["seconds_per_epoch"] or float("nan"), 1)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sernb.utils import atomic_write_bytes, data_home
+from sernb.utils import data_home, load_array, save_array
 
 #: The DeBERTa-v3 that the paper fine-tunes; needs the hub or a local copy.
 DEBERTA_V3_BASE = "microsoft/deberta-v3-base"
@@ -299,9 +298,9 @@ def frozen_token_states(encoder: TextEncoder, texts: Sequence[str], *, device: t
     for key, text in zip(keys, texts, strict=True):
         if key in memory or key in missing:
             continue
-        path = folder / f"{key}.npy"
-        if path.exists():
-            memory[key] = np.load(path)
+        state = load_array(folder / f"{key}.npy")
+        if state is not None:
+            memory[key] = state
         else:
             missing[key] = text
     if missing:
@@ -333,9 +332,7 @@ def _compute_states(encoder: TextEncoder, todo: dict[str, str], memory: dict[str
                 states = encoder.backbone_states(batch, mask).float().cpu().numpy()
                 for i, state in zip(chunk, states, strict=True):
                     memory[keys[i]] = state
-                    buf = io.BytesIO()
-                    np.save(buf, state)
-                    atomic_write_bytes(folder / f"{keys[i]}.npy", buf.getvalue())
+                    save_array(folder / f"{keys[i]}.npy", state)
                 bar.update(len(chunk))
     finally:
         bar.close()

@@ -13,7 +13,6 @@ to pass instead. ``"tiny-wav2vec2"`` is a randomly initialised 2-layer Wav2Vec2 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,7 @@ from sernb.models.fusion import mlp_head
 from sernb.models.inputs import register_input
 from sernb.models.registry import register
 from sernb.models.text import hub_offline, locate_model
-from sernb.utils import atomic_write_bytes, data_home
+from sernb.utils import data_home, load_array, save_array
 
 SAMPLE_RATE = 16000
 #: Short names accepted for ``audio_model``.
@@ -211,9 +210,9 @@ def ssl_layers_input(model: nn.Module, table: Any, context: dict[str, Any], batc
     try:
         clips: dict[int, list[tuple[str, np.ndarray]]] = {}  # same length -> one batch, no padding
         for key, path in todo:
-            file = folder / f"{key}.npy"
-            if file.exists():
-                memory[key] = np.load(file)
+            state = load_array(folder / f"{key}.npy")
+            if state is not None:
+                memory[key] = state
             else:  # the clip is not kept: only its pooled states are
                 clip = load_audio(path, sr=SAMPLE_RATE)[: model.max_samples]
                 clips.setdefault(len(clip), []).append((key, clip))
@@ -226,9 +225,7 @@ def ssl_layers_input(model: nn.Module, table: Any, context: dict[str, Any], batc
                 states = model.layer_states(wav, torch.ones_like(wav, dtype=torch.bool)).float().cpu().numpy()
                 for (key, _), state in zip(chunk, states, strict=True):
                     memory[key] = state
-                    buf = io.BytesIO()
-                    np.save(buf, state)
-                    atomic_write_bytes(folder / f"{key}.npy", buf.getvalue())
+                    save_array(folder / f"{key}.npy", state)
                 bar.update(len(chunk))
         bar.close()
     finally:
