@@ -36,10 +36,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-import sernb
 from sernb import paper
 from sernb.data.dataset import BucketBatchSampler, SERDataset, collate
 from sernb.data.table import label_targets
+from sernb.provenance import cpu_name, environment  # noqa: F401 (re-exported)
 from sernb.utils import atomic_write_json, pick_device
 
 SCHEMA = "sernb.bench/1"
@@ -148,39 +148,6 @@ def fast_path(name: str, slow_label: str, slow: Timing, fast_label: str, fast: T
 # ---------------------------------------------------------------------------------------------
 # Environment
 # ---------------------------------------------------------------------------------------------
-
-def cpu_name() -> str:
-    """CPU model from /proc/cpuinfo (Linux), else what :mod:`platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def _version(module: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(module)
-    except PackageNotFoundError:
-        return None
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    """Device names and library versions: a timing means nothing without them."""
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    return {
-        "device": str(device), "device_name": gpu or cpu_name(), "cpu": cpu_name(), "gpu": gpu,
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "cuda": torch.version.cuda if device.type == "cuda" else None,
-        "python": platform.python_version(), "platform": platform.platform(),
-        "versions": {"sernb": sernb.__version__, "torch": torch.__version__,
-                     **{m: _version(m) for m in ("transformers", "librosa", "numpy", "psutil")}},
-    }
-
 
 def rss_mb() -> float:
     """Resident set size of the whole process in MiB (Python, torch and every loaded model)."""

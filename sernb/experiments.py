@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -42,6 +40,7 @@ from sernb.metrics import SCALARS, classification_metrics, mean_std, summarize
 from sernb.models.inputs import INPUT_PROVIDERS, prepare_inputs, register_input  # noqa: F401 (re-exported)
 from sernb.models.registry import build_with_shared, get_system
 from sernb.profiles import Profile, RunSettings, get_profile, resolve_overrides, setting_names
+from sernb.provenance import describe_device, git_commit, library_versions  # noqa: F401 (re-exported)
 from sernb.train import TrainConfig, fit, predict
 from sernb.utils import (
     PROJECT_ROOT,
@@ -438,9 +437,6 @@ def _aggregate(config: ExperimentConfig, system: str, key: str, table: pd.DataFr
 def provenance(config: ExperimentConfig, table: pd.DataFrame, device: torch.device, seconds: float,
                runs: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Seed, corpus, protocol, code and library versions, device: what a reader needs to trust a number."""
-    import sklearn
-    import transformers
-
     from sernb.models.text import SHORT_NAMES, resolve_text_model
 
     corpus = str(table["corpus"].iloc[0]) if len(table) else config.corpus
@@ -455,33 +451,13 @@ def provenance(config: ExperimentConfig, table: pd.DataFrame, device: torch.devi
         "synthetic": corpus == "synthetic", "data_root": table.attrs.get("root"),
         "n_utterances": len(table), "label_counts": table["label"].value_counts().to_dict(),
         "sernb_version": sernb.__version__, "git_commit": git_commit(),
-        "libraries": {"python": platform.python_version(), "torch": torch.__version__,
-                      "transformers": transformers.__version__, "scikit-learn": sklearn.__version__,
-                      "numpy": np.__version__, "pandas": pd.__version__},
+        "libraries": library_versions(),
         "device": describe_device(device), "text_encoder": text_info, "seconds": seconds,
         "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in runs])) if runs else None,
         "cpu_seconds_per_epoch": float(np.nanmean([h.get("cpu_seconds", np.nan) for r in runs for h in r["history"]]))
         if runs else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-
-
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
-
-
-def git_commit() -> str | None:
-    """The checkout's commit (with ``+dirty`` when files changed), or None outside git."""
-    try:
-        head = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return head + ("+dirty" if dirty else "") if head else None
 
 
 def _model_extra(config: ExperimentConfig) -> dict[str, Any]:

@@ -150,3 +150,20 @@ def test_chapter_references_name_real_chapters():
                     bad.append(f"{path.relative_to(ROOT)}:{line}: {name!r}")
     assert count > 10  # the pattern still finds the references
     assert not bad, f"references to chapters that do not exist (titles: {sorted(titles)}):\n" + "\n".join(bad)
+
+
+def test_one_masked_bilstm_reads_models_saved_with_the_old_names():
+    import torch
+
+    from sernb.models.audio import BiLSTMAudio, MaskedBiLSTM
+    from sernb.models.blstm_dcnn import MaskedBiLSTM as used_by_blstm_dcnn
+
+    assert used_by_blstm_dcnn is MaskedBiLSTM and issubclass(BiLSTMAudio, MaskedBiLSTM)
+    torch.manual_seed(0)
+    saved = MaskedBiLSTM(5, 3)
+    old = {k.replace("forward_lstm.", "ahead.").replace("backward_lstm.", "back."): v
+           for k, v in saved.state_dict().items()}
+    loaded = MaskedBiLSTM(5, 3)
+    loaded.load_state_dict(old)
+    x, mask = torch.randn(2, 4, 5), torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    assert torch.equal(loaded(x, mask), saved(x, mask))

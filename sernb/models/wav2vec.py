@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ from sernb.models.audio import masked_mean
 from sernb.models.fusion import mlp_head
 from sernb.models.inputs import register_input
 from sernb.models.registry import register
-from sernb.models.text import hub_offline, locate_model
+from sernb.models.text import ModelSpec, hub_offline, locate_model
 from sernb.utils import data_home, load_array, save_array
 
 SAMPLE_RATE = 16000
@@ -38,18 +37,8 @@ AUDIO_MODELS = {
 DEFAULT_AUDIO_MODEL = "wav2vec2-base"
 
 
-@dataclass(frozen=True)
-class AudioModelSpec:
-    """Where a speech encoder comes from; ``untrained`` marks random weights that mean nothing."""
-
-    name: str
-    source: str  # "folder", "hub" or "tiny"
-    location: str
-    untrained: bool = False
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} (UNTRAINED random weights)" if self.untrained else self.name
+#: The speech encoder's spec: the same dataclass as the text encoder's.
+AudioModelSpec = ModelSpec
 
 
 def resolve_audio_model(name: str = DEFAULT_AUDIO_MODEL) -> AudioModelSpec:
