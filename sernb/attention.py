@@ -141,10 +141,11 @@ def top_tokens(tokens: pd.DataFrame, k: int = 5, words_only: bool = False) -> pd
 
 def normalised_entropy(weights: np.ndarray) -> np.ndarray:
     """Entropy of each row of ``weights`` (..., tokens) over log(tokens): 0 one token, 1 uniform."""
-    p = np.clip(np.asarray(weights, dtype=np.float64), 1e-12, None)
-    p = p / p.sum(axis=-1, keepdims=True)
+    from scipy.stats import entropy
+
+    p = np.asarray(weights, dtype=np.float64)
     n = p.shape[-1]
-    return -(p * np.log(p)).sum(axis=-1) / np.log(n) if n > 1 else np.zeros(p.shape[:-1])
+    return entropy(p, axis=-1) / np.log(n) if n > 1 else np.zeros(p.shape[:-1])
 
 
 def head_entropy(maps: list[AttentionMap]) -> pd.DataFrame:

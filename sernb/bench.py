@@ -105,26 +105,28 @@ class Timing:
                 "repeats": len(self.times)}
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1,
               device: torch.device | None = None) -> Timing:
-    """Median-friendly timing: ``warmup`` untimed calls, then ``repeats`` timed ones (CUDA synced)."""
+    """Median-friendly timing: ``warmup`` untimed calls, then ``repeats`` timed ones.
+
+    The clock is the one :class:`torch.utils.benchmark.Timer` reads
+    (``torch.utils.benchmark.utils.timer.timer``): it synchronises the accelerator (CUDA, MPS, ...)
+    before each reading, so queued GPU work is counted. Timer itself reports one mean per
+    measurement after two untimed calls each; our figures are medians of single calls that can
+    take seconds (an epoch, a corpus's MFCC), so each repeat is timed on its own. ``device`` is
+    kept for callers; the clock synchronises whatever accelerator is present.
+    """
+    from torch.utils.benchmark.utils.timer import timer as synced_clock
+
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    device = device or torch.device("cpu")
     for _ in range(warmup):
         fn()
-    _sync(device)
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = synced_clock()
         fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
+        times.append(synced_clock() - start)
     return Timing(tuple(times))
 
 
@@ -370,15 +372,16 @@ def frozen_text_benchmark(data: BenchData, settings: BenchSettings, device: torc
 @torch.inference_mode()
 def _encode_once(model: nn.Module, tokens: list[np.ndarray], device: torch.device, batch_size: int) -> float:
     """Seconds for one frozen-backbone pass over all texts: what filling the cache costs."""
+    from torch.utils.benchmark.utils.timer import timer as synced_clock
+
     from sernb.data.dataset import pad
 
     model.to(device).eval()
-    start = time.perf_counter()
+    start = synced_clock()
     for i in range(0, len(tokens), batch_size):
         ids, mask = pad(tokens[i:i + batch_size])
         model.text.backbone_states(ids.to(device), mask.to(device))
-    _sync(device)
-    return time.perf_counter() - start
+    return synced_clock() - start
 
 
 def padded_fraction(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> float:
