@@ -11,8 +11,13 @@ from pathlib import Path
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
+    import signal
+
     from sernb.data.espeak import EspeakError
     from sernb.data.synth import generate
+
+    # `kill` (SIGTERM) unwinds like Ctrl-C, so render workers are stopped and temporary files removed
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     try:
         root = generate(size=args.size, out=args.out, seed=args.seed, overwrite=args.overwrite, verbose=True)
