@@ -39,7 +39,14 @@ from sernb.data.table import label_targets
 from sernb.metrics import SCALARS, classification_metrics, mean_std, summarize
 from sernb.models.inputs import INPUT_PROVIDERS, prepare_inputs, register_input  # noqa: F401 (re-exported)
 from sernb.models.registry import build_with_shared, get_system
-from sernb.profiles import Profile, RunSettings, get_profile, resolve_overrides, setting_names
+from sernb.profiles import (
+    Profile,
+    RunSettings,
+    TrainingSettings,
+    get_profile,
+    resolve_overrides,
+    setting_names,
+)
 from sernb.provenance import describe_device, git_commit, library_versions  # noqa: F401 (re-exported)
 from sernb.train import TrainConfig, fit, predict
 from sernb.utils import (
@@ -103,7 +110,7 @@ class ExperimentConfig(RunSettings):
 
     def train_config(self, seed: int) -> TrainConfig:
         """The :class:`sernb.train.TrainConfig` of one run: the settings both declare, plus the remedies."""
-        shared = {f.name: getattr(self, f.name) for f in fields(TrainConfig) if f.name in setting_names()}
+        shared = {f.name: getattr(self, f.name) for f in fields(TrainingSettings)}
         return TrainConfig(**shared, seed=seed, **self.remedies.train)
 
 

@@ -11,9 +11,11 @@ full       A GPU server: IEMOCAP from a data root ($SERNB_DATA_ROOT or --data-ro
            frames. Needs the hub or a local folder for DeBERTa.
 =========  ==========================================================================================
 
-:class:`RunSettings` declares every setting once, with its help text. A :class:`Profile` is a
-named set of them; :class:`sernb.experiments.ExperimentConfig` adds the system and its options to
-the same fields; ``sernb train``'s options are generated from them (:func:`add_setting_options`).
+:class:`RunSettings` declares every setting once, with its help text; its optimisation part,
+:class:`TrainingSettings`, is also the base of :class:`sernb.train.TrainConfig`. A
+:class:`Profile` is a named set of them; :class:`sernb.experiments.ExperimentConfig` adds the
+system and its options to the same fields; ``sernb train``'s options are generated from them
+(:func:`add_setting_options`).
 
 Overriding a profile (``get_profile("offline", epochs=3)``, ``ExperimentConfig.from_profile(...,
 patience=None)``): an override of ``None`` keeps the profile's value, so a notebook can pass its
@@ -58,7 +60,23 @@ def setting(default: Any, help: str, **cli: Any) -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunSettings:
+class TrainingSettings:
+    """The settings of the optimisation itself, shared by :class:`RunSettings` (every experiment)
+    and :class:`sernb.train.TrainConfig` (one call of ``fit``); defaults are the paper's (Section 4.2)."""
+
+    epochs: int = setting(20, "maximum epochs")
+    patience: int | None = setting(5, "early-stopping patience in epochs on validation balanced accuracy "
+                                   "(none: train every epoch)")
+    batch_size: int = setting(64, "batch size")
+    lr: float = setting(1e-4, "learning rate of the new layers (the paper's 1e-4)")
+    lr_text: float = setting(2e-5, "learning rate of the pretrained text encoder (the paper's 2e-5)")
+    class_weights: bool = setting(False, "weight the loss by inverse class frequency")
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N (auto picks CUDA when present)")
+    progress: bool = setting(True, "progress bars", cli=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings(TrainingSettings):
     """All the settings that change between a CI run, a laptop run and a GPU-server run."""
 
     corpus: str = setting("synthetic", "synthetic (generated here) or iemocap (needs --data-root)",
@@ -75,20 +93,11 @@ class RunSettings:
                             "speaker independent", choices=("random", "loso"))
     seeds: tuple[int, ...] = setting((0,), "run seeds 0..N-1 and report mean and std over folds x seeds",
                                      metavar="N")
-    epochs: int = setting(8, "maximum epochs")
-    patience: int | None = setting(3, "early-stopping patience in epochs on validation balanced accuracy "
-                                   "(none: train every epoch)")
-    batch_size: int = setting(64, "batch size")
-    lr: float = setting(1e-4, "learning rate of the new layers (the paper's 1e-4)")
-    lr_text: float = setting(2e-5, "learning rate of the pretrained text encoder (the paper's 2e-5)")
     max_frames: int | None = setting(300, "MFCC frames kept per clip, 100 per second (none: keep all)")
     frame_pool: int = setting(1, "average k MFCC frames before the audio encoder (1: the paper's 10 ms steps)")
     max_tokens: int = setting(128, "text padded/truncated to this many tokens (the paper's 128)")
     text_layers: int | None = setting(None, "fine-tune only the top k text-encoder layers (none: all, "
                                       "the paper)")
-    class_weights: bool = setting(False, "weight the loss by inverse class frequency")
-    device: str = setting("auto", "auto, cpu, cuda or cuda:N (auto picks CUDA when present)")
-    progress: bool = setting(True, "progress bars", cli=False)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -205,7 +214,9 @@ def _parser_for(f: Any) -> Any:
 def add_setting_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
     """One ``--option`` per :class:`RunSettings` field (all, or ``names``), with the profiles' real
     defaults in the help; every option defaults to None: keep the profile's value."""
-    for f in fields(RunSettings):
+    training = {f.name for f in fields(TrainingSettings)}
+    ordered = sorted(fields(RunSettings), key=lambda f: f.name in training)  # the run's own settings first
+    for f in ordered:
         if (names is not None and f.name not in names) or not f.metadata.get("cli", True):
             continue
         parse = _parser_for(f)

@@ -38,29 +38,28 @@ from torch.utils.data import DataLoader
 
 from sernb.data.dataset import BucketBatchSampler, SERDataset, collate
 from sernb.metrics import classification_metrics
+from sernb.profiles import TrainingSettings
 from sernb.utils import atomic_write_bytes, pick_device, seed_everything
 
 STATE_FILE = "trainer_state.pt"
 
 
-@dataclass
-class TrainConfig:
-    """Optimisation settings; the defaults are the paper's (Section 4.2) where it gives them."""
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(TrainingSettings):
+    """Optimisation settings; the defaults are the paper's (Section 4.2) where it gives them.
 
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 1e-4  # everything but the pretrained encoder
-    lr_text: float = 2e-5  # the pretrained text encoder ("BERT layers")
+    ``epochs``, ``patience``, ``batch_size``, ``lr`` (everything but the pretrained encoder),
+    ``lr_text`` (the pretrained text encoder, "BERT layers"), ``class_weights``, ``device`` and
+    ``progress`` are :class:`sernb.profiles.TrainingSettings`, declared once for experiments and
+    training alike; the rest are the loop's own.
+    """
+
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     warmup: float = 0.1  # fraction of all steps with a linear warm-up; then linear decay to 0
-    patience: int | None = 5  # epochs without a better validation UA before stopping; None: never
-    class_weights: bool = False  # weight the loss by inverse class frequency ("balanced")
     seed: int = 0
-    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1"
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     bucket: bool = True  # batch utterances of similar length together
-    progress: bool = True  # tqdm bars
     modality_dropout: float = 0.0  # per utterance, mask the whole audio or text with this probability
     supcon: float = 0.0  # weight of the supervised contrastive loss added to cross-entropy
     supcon_temperature: float = 0.1

@@ -18,7 +18,15 @@ import pytest
 import sernb
 from sernb.cli import build_parser, main
 from sernb.experiments import ExperimentConfig
-from sernb.profiles import NONE, PROFILES, Profile, RunSettings, get_profile, setting_names
+from sernb.profiles import (
+    NONE,
+    PROFILES,
+    Profile,
+    RunSettings,
+    TrainingSettings,
+    get_profile,
+    setting_names,
+)
 from sernb.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +74,7 @@ def test_profiles_and_experiments_share_the_settings():
     assert set(setting_names()) <= {f.name for f in fields(ExperimentConfig)}
     assert {f.name for f in fields(Profile)} == {*setting_names(), "name"}
     shared = {f.name for f in fields(TrainConfig)} & set(setting_names())
+    assert shared == {f.name for f in fields(TrainingSettings)}
     assert shared == {"epochs", "batch_size", "lr", "lr_text", "patience", "class_weights", "device", "progress"}
     config = ExperimentConfig.from_profile("offline", epochs=3)
     train = config.train_config(seed=1)
