@@ -227,7 +227,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
-    from sernb.profiles import PROFILES
+    from sernb.profiles import PROFILES, add_setting_options
 
     p = sub.add_parser(
         "bench",
@@ -249,9 +249,7 @@ def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=None, help="untimed warm-up calls (default: the profile's)")
     p.add_argument("--n-utts", type=int, default=None, help="utterances to benchmark on (default: the profile's)")
     p.add_argument("--batch-size", type=int, default=None, help="batched-inference and training batch size")
-    p.add_argument("--text-model", default=None, help="text encoder (default: the profile's)")
-    p.add_argument("--data-root", default=None,
-                   help="folder holding IEMOCAP_full_release (or a synthetic corpus) (default: the profile's)")
+    add_setting_options(p, names=("text_model", "data_root"))
     p.add_argument("--no-fast-paths", action="store_true", help="skip the fast-path comparisons")
     p.add_argument("--paper-size", action="store_true",
                    help="also time the paper's model with a DeBERTa-v3-base-sized encoder of RANDOM weights "

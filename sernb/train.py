@@ -352,7 +352,12 @@ def multimodal_supcon(out: dict[str, torch.Tensor], batch: dict[str, torch.Tenso
 
 def _warmup_linear(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float
                    ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over ``warmup`` of the steps, then linear decay to zero at the last step."""
+    """Linear warm-up over ``warmup`` of the steps, then linear decay to zero at the last step.
+
+    Not ``transformers.get_linear_schedule_with_warmup``: that one starts at a learning rate of 0
+    (step ``s`` gets ``s / warm``), ours at ``1 / warm`` (step ``s`` gets ``(s + 1) / warm``), so
+    swapping it would change every stored number; kept so results stay comparable.
+    """
     warm = max(1, math.ceil(warmup * total_steps))
 
     def factor(step: int) -> float:
