@@ -202,10 +202,13 @@ def _parser_for(f: Any) -> Any:
                 return False
             raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
         try:
-            return base(text)
+            value = base(text)
         except ValueError:
             hint = " or none" if nullable else ""
             raise argparse.ArgumentTypeError(f"expected {base.__name__}{hint}, got {text!r}") from None
+        if f.name == "seeds" and value < 1:
+            raise argparse.ArgumentTypeError(f"the number of seeds must be at least 1, got {value}")
+        return value
 
     parse.__name__ = base.__name__  # argparse names the type in its errors
     return parse

@@ -110,8 +110,9 @@ def test_cli_options_come_from_the_settings_with_their_real_defaults(capsys):
     assert overrides["epochs"] is None
     config = ExperimentConfig.from_profile("offline", **overrides)
     assert config.patience is None and config.seeds == (0, 1) and config.epochs == 6
-    with pytest.raises(SystemExit):
-        parser.parse_args(["train", "--epochs", "none"])  # epochs cannot be none
+    for bad in (["--epochs", "none"], ["--seeds", "0"], ["--batch-size", "many"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["train", *bad])
 
 
 def test_mitigations_are_parsed_once_when_the_config_is_made():
