@@ -138,6 +138,8 @@ def test_table1_writes_every_row_and_marks_wav2vec2_not_run(smoke_corpus, result
     assert "frozen" in rows.loc["cogmen", "text_encoder"]
     assert rows.loc["ours", "paper_reported_accuracy"] == 83.5 and rows.loc["cogmen", "paper_reported_f1"] == 76.5
     assert rows.loc["wav2vec2", "paper_reported_params_m"] == 94.4
+    # the smoke profile fine-tunes only the text encoder's top layers: only those count as trainable
+    assert rows.loc["ours", "trainable_params_m"] < rows.loc["ours", "params_m"]
     assert {"weighted_f1", "weighted_f1_std", "balanced_accuracy", "macro_f1", "text_encoder",
             "audio_encoder"} <= set(saved.columns)
 
