@@ -1,4 +1,4 @@
-"""Where the cross-modal attention looks (chapter "Table 5"; chapter "Try it yourself").
+"""Where the cross-modal attention looks (chapter "Table 5: what the attention looks at"; chapter "Try it yourself").
 
 The paper's attention (Section 3.4, Eq. 3) lets every audio step (a query) spread one unit of
 weight over the text tokens (keys), per head. This module gets those maps for a whole test set
@@ -22,19 +22,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sernb import paper
+from sernb.data.table import label_targets
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
     from torch import nn
 
 
-#: The paper's Table 5 ("example: anger class"), verbatim, for side-by-side display.
-PAPER_TABLE5 = pd.DataFrame([
-    ("Speech", "High-frequency band (>4 kHz)", 0.67, "High-energy regions correlate with rapid pitch variations."),
-    ("Speech", 'Negative lexicons (e.g., "unbearable")', 0.58,
-     "Emotionally polarizing words dominate classification decisions."),
-    ("Cross-Modal", "Speech peaks <-> Text exclamation marks", 0.43,
-     "Captures consistency in multimodal emotional cues."),
-], columns=["modality", "key region", "avg. attention weight (paper reported)", "paper's reading"])
+#: The paper's Table 5 ("example: anger class"), verbatim (sernb.paper), for side-by-side display.
+PAPER_TABLE5 = paper.TABLE5.reset_index(drop=True)
 
 #: Tokens that carry no word: the tokenizer's markers (any tokenizer's spelling).
 SPECIAL = {"[cls]", "[sep]", "[pad]", "<s>", "</s>", "<pad>", "[unk]", "<unk>"}
@@ -69,7 +66,7 @@ def attention_maps(model: nn.Module, table: pd.DataFrame, rows: np.ndarray, labe
     from sernb.train import predict
 
     part = table.iloc[np.asarray(rows)].reset_index(drop=True)
-    targets = part["label"].map({name: i for i, name in enumerate(labels)}).to_numpy()
+    targets = label_targets(part["label"], labels)
     inputs = prepare_inputs(model, part, {"device": device, "progress": False})
     out = predict(model, SERDataset(inputs, targets, max_frames=max_frames), batch_size=batch_size,
                   device=device, keep_attention=range(len(part)))
@@ -144,10 +141,11 @@ def top_tokens(tokens: pd.DataFrame, k: int = 5, words_only: bool = False) -> pd
 
 def normalised_entropy(weights: np.ndarray) -> np.ndarray:
     """Entropy of each row of ``weights`` (..., tokens) over log(tokens): 0 one token, 1 uniform."""
-    p = np.clip(np.asarray(weights, dtype=np.float64), 1e-12, None)
-    p = p / p.sum(axis=-1, keepdims=True)
+    from scipy.stats import entropy
+
+    p = np.asarray(weights, dtype=np.float64)
     n = p.shape[-1]
-    return -(p * np.log(p)).sum(axis=-1) / np.log(n) if n > 1 else np.zeros(p.shape[:-1])
+    return entropy(p, axis=-1) / np.log(n) if n > 1 else np.zeros(p.shape[:-1])
 
 
 def head_entropy(maps: list[AttentionMap]) -> pd.DataFrame:

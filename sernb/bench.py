@@ -1,4 +1,4 @@
-"""Latency, throughput, memory and the fast paths, measured on this machine (chapter "Efficiency").
+"""Latency, throughput, memory and the fast paths, measured on this machine (chapter "Table 3: efficiency").
 
 The paper's Table 3 reports 22.6 ms per sample and 3.1 GB for its model on an NVIDIA P5000
 (COGMEN: 38.2 ms, 4.7 GB). :func:`run_benchmarks` measures the same kind of figures for every
@@ -36,15 +36,16 @@ import pandas as pd
 import torch
 from torch import nn
 
-import sernb
+from sernb import paper
 from sernb.data.dataset import BucketBatchSampler, SERDataset, collate
-from sernb.fingerprint import fingerprint
+from sernb.data.table import label_targets
+from sernb.provenance import cpu_name, environment  # noqa: F401 (re-exported)
 from sernb.utils import atomic_write_json, pick_device
 
 SCHEMA = "sernb.bench/1"
 #: Figures the paper reports (Table 3), for side-by-side printing only.
-PAPER_TABLE3 = {"ours": {"ms_per_sample": 22.6, "memory_gb": 3.1, "device": "NVIDIA P5000"},
-                "cogmen": {"ms_per_sample": 38.2, "memory_gb": 4.7, "device": "NVIDIA P5000"}}
+PAPER_TABLE3 = {system: {k: v for k, v in row.items() if k != "paper name"}
+                for system, row in paper.rows(paper.TABLE3).items()}
 #: The static-encoder system used for the frozen-text fast path, and the system for bucketing.
 STATIC_SYSTEM = "baseline"
 MAIN_SYSTEM = "ours"
@@ -104,26 +105,28 @@ class Timing:
                 "repeats": len(self.times)}
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1,
               device: torch.device | None = None) -> Timing:
-    """Median-friendly timing: ``warmup`` untimed calls, then ``repeats`` timed ones (CUDA synced)."""
+    """Median-friendly timing: ``warmup`` untimed calls, then ``repeats`` timed ones.
+
+    The clock is the one :class:`torch.utils.benchmark.Timer` reads
+    (``torch.utils.benchmark.utils.timer.timer``): it synchronises the accelerator (CUDA, MPS, ...)
+    before each reading, so queued GPU work is counted. Timer itself reports one mean per
+    measurement after two untimed calls each; our figures are medians of single calls that can
+    take seconds (an epoch, a corpus's MFCC), so each repeat is timed on its own. ``device`` is
+    kept for callers; the clock synchronises whatever accelerator is present.
+    """
+    from torch.utils.benchmark.utils.timer import timer as synced_clock
+
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    device = device or torch.device("cpu")
     for _ in range(warmup):
         fn()
-    _sync(device)
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = synced_clock()
         fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
+        times.append(synced_clock() - start)
     return Timing(tuple(times))
 
 
@@ -147,40 +150,6 @@ def fast_path(name: str, slow_label: str, slow: Timing, fast_label: str, fast: T
 # ---------------------------------------------------------------------------------------------
 # Environment
 # ---------------------------------------------------------------------------------------------
-
-def cpu_name() -> str:
-    """CPU model from /proc/cpuinfo (Linux), else what :mod:`platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def _version(module: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(module)
-    except PackageNotFoundError:
-        return None
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    """Device names and library versions: a timing means nothing without them."""
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    return {
-        "device": str(device), "device_name": gpu or cpu_name(), "cpu": cpu_name(), "gpu": gpu,
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "cuda": torch.version.cuda if device.type == "cuda" else None,
-        "python": platform.python_version(), "platform": platform.platform(),
-        "code_fingerprint": fingerprint(__name__),  # stored timings of other code are measured again
-        "versions": {"sernb": sernb.__version__, "torch": torch.__version__,
-                     **{m: _version(m) for m in ("transformers", "librosa", "numpy", "psutil")}},
-    }
-
 
 def rss_mb() -> float:
     """Resident set size of the whole process in MiB (Python, torch and every loaded model)."""
@@ -225,7 +194,7 @@ def load_bench_data(settings: BenchSettings, device: torch.device) -> BenchData:
     if settings.n_utts < len(table):
         table = table.sample(n=settings.n_utts, random_state=0).reset_index(drop=True)
     names = class_names(config.classes)
-    labels = table["label"].map({n: i for i, n in enumerate(names)}).to_numpy()
+    labels = label_targets(table["label"], names)
     max_frames = config.max_frames if settings.max_frames == -1 else settings.max_frames
     return BenchData(table, labels, len(names), max_frames, config.shared_model_options(),
                      {"device": device, "progress": False})
@@ -403,15 +372,16 @@ def frozen_text_benchmark(data: BenchData, settings: BenchSettings, device: torc
 @torch.inference_mode()
 def _encode_once(model: nn.Module, tokens: list[np.ndarray], device: torch.device, batch_size: int) -> float:
     """Seconds for one frozen-backbone pass over all texts: what filling the cache costs."""
+    from torch.utils.benchmark.utils.timer import timer as synced_clock
+
     from sernb.data.dataset import pad
 
     model.to(device).eval()
-    start = time.perf_counter()
+    start = synced_clock()
     for i in range(0, len(tokens), batch_size):
         ids, mask = pad(tokens[i:i + batch_size])
         model.text.backbone_states(ids.to(device), mask.to(device))
-    _sync(device)
-    return time.perf_counter() - start
+    return synced_clock() - start
 
 
 def padded_fraction(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> float:
@@ -697,7 +667,7 @@ def _frame_text(frame: pd.DataFrame) -> str:
 def scaling(profile: str = "offline", sizes: Sequence[int] | None = None, system: str = MAIN_SYSTEM,
             device: str = "auto", json_path: str | os.PathLike | None = None, reuse: bool = False,
             **overrides: Any) -> pd.DataFrame:
-    """Preprocessing and one training epoch at four corpus sizes (chapter "Efficiency" plots it).
+    """Preprocessing and one training epoch at four corpus sizes (chapter "Table 3: efficiency" plots it).
 
     ``sizes`` are utterance counts of nested random subsets of the profile's corpus (default: 1/8,
     1/4, 1/2 and all of it). Preprocessing is MFCC extraction without the cache plus tokenization.

@@ -11,8 +11,13 @@ from pathlib import Path
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
+    import signal
+
     from sernb.data.espeak import EspeakError
     from sernb.data.synth import generate
+
+    # `kill` (SIGTERM) unwinds like Ctrl-C, so render workers are stopped and temporary files removed
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     try:
         root = generate(size=args.size, out=args.out, seed=args.seed, overwrite=args.overwrite, verbose=True)
@@ -56,17 +61,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from sernb.errors import UserInputError
     from sernb.experiments import ExperimentConfig, run
     from sernb.models.text import OfflineModelError
+    from sernb.profiles import settings_from_options
 
     for option, folder in (("--out", args.out), ("--results", args.results)):  # fail before training, not after
         if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
             raise UserInputError(folder, f"{option} must be a folder, but this is a file")
-    overrides = {
-        "corpus": args.corpus, "data_root": args.data_root, "protocol": args.protocol,
-        "seeds": tuple(range(args.seeds)) if args.seeds is not None else None, "text_model": args.text_model,
-        "epochs": args.epochs, "patience": args.patience, "batch_size": args.batch_size,
-        "max_frames": args.max_frames, "classes": args.classes, "device": args.device,
-        "progress": False if args.no_progress else None,
-    }
+    overrides = settings_from_options(args)
     try:
         config = ExperimentConfig.from_profile(args.profile, system=args.system, **overrides)
         result = run(config, results_dir=args.results, force=args.force, keep_model="first")
@@ -132,7 +132,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     from sernb.predict import DEFAULT_CHECKPOINT
-    from sernb.profiles import PROFILES
+    from sernb.profiles import PROFILES, add_setting_options
 
     p = sub.add_parser(
         "train",
@@ -142,7 +142,7 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
         "per_class_f1, confusion, history, with std over folds x seeds), OUT/predictions.csv and "
         "OUT/model/ (the first run's model, for `sernb predict`). Results are cached by config hash "
         "under --results: the same command returns at once. Profile settings apply unless an option "
-        "overrides them.",
+        "overrides them; 'none' (e.g. --patience none) asks for no limit where a setting allows it.",
     )
     p.add_argument("--system", default="ours",
                    help="registered system (sernb.models.registry): ours (the paper), baseline, ablation_lstm, ablation_finetune, "
@@ -150,26 +150,7 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", default="offline", choices=list(PROFILES),
                    help="smoke (CI, tiny corpus), offline (synthetic corpus, MiniLM, CPU) or full "
                    "(IEMOCAP, deberta-v3-base, LOSO, GPU) (default: %(default)s)")
-    p.add_argument("--corpus", choices=["synthetic", "iemocap"], default=None,
-                   help="synthetic (generated here) or iemocap (needs --data-root) (default: the profile's)")
-    p.add_argument("--data-root", default=None,
-                   help="folder holding IEMOCAP_full_release (or a synthetic corpus) (default: the profile's)")
-    p.add_argument("--protocol", choices=["random", "loso"], default=None,
-                   help="random: the paper's 8:2 split; loso: leave one session out, speaker independent "
-                   "(default: the profile's)")
-    p.add_argument("--seeds", type=int, default=None, metavar="N",
-                   help="run seeds 0..N-1 and report mean and std over folds x seeds (default: the profile's)")
-    p.add_argument("--text-model", default=None,
-                   help="minilm (offline), deberta-v3-base, a hub id or a local folder (default: the profile's)")
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: the profile's)")
-    p.add_argument("--patience", type=int, default=None,
-                   help="early-stopping patience in epochs on validation balanced accuracy (default: the profile's)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the profile's, 64)")
-    p.add_argument("--max-frames", type=int, default=None,
-                   help="MFCC frames kept per clip, 100 per second (default: the profile's)")
-    p.add_argument("--classes", type=int, choices=[6, 4], default=None,
-                   help="6: the paper's classes; 4: neu/ang/sad/hap with exc merged (default: 6)")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_setting_options(p)
     p.add_argument("--out", default=str(DEFAULT_CHECKPOINT.parent),
                    help="where result.json, predictions.csv and model/ go (default: %(default)s)")
     p.add_argument("--results", default=None,
@@ -204,12 +185,12 @@ def _cmd_table1(args: argparse.Namespace) -> int:
     """Run every Table 1 system (cached) and write OUT/table1.csv; print it."""
     import pandas as pd
 
+    from sernb.profiles import settings_from_options
     from sernb.table1 import table1
 
-    overrides = {"data_root": args.data_root, "text_model": args.text_model, "epochs": args.epochs,
-                 "device": args.device, "progress": False if args.no_progress else None}
+    overrides = settings_from_options(args)
     try:
-        frame = table1(profile=args.profile, protocol=args.protocol, seeds=args.seeds, out=args.out,
+        frame = table1(profile=args.profile, out=args.out,
                        audio_model=args.audio_model, results_dir=args.results, force=args.force, **overrides)
     except (KeyError, ValueError, TypeError) as err:
         print(f"sernb table1: error: {err}", file=sys.stderr)
@@ -223,7 +204,7 @@ def _cmd_table1(args: argparse.Namespace) -> int:
 
 
 def _add_table1_parser(sub: argparse._SubParsersAction) -> None:
-    from sernb.profiles import PROFILES
+    from sernb.profiles import PROFILES, add_setting_options
 
     p = sub.add_parser(
         "table1",
@@ -235,18 +216,12 @@ def _add_table1_parser(sub: argparse._SubParsersAction) -> None:
         "A row that cannot run here (e.g. no pretrained speech weights offline) is NOT RUN with the reason.",
     )
     p.add_argument("--profile", default="offline", choices=list(PROFILES), help="run profile (default: %(default)s)")
-    p.add_argument("--protocol", choices=["random", "loso"], default=None,
-                   help="random: the paper's 8:2 split; loso: leave one session out (default: the profile's)")
-    p.add_argument("--seeds", type=int, default=None, metavar="N", help="seeds 0..N-1 (default: the profile's)")
+    add_setting_options(p, names=("protocol", "seeds"))
     p.add_argument("--out", default="runs/table1", help="folder for table1.csv (default: %(default)s)")
     p.add_argument("--audio-model", default="wav2vec2-base",
                    help="speech encoder of the Wav2Vec2.0 row: wav2vec2-base, hubert-base, wavlm-base-plus, "
                    "a hub id or a local folder (offline: a folder) (default: %(default)s)")
-    p.add_argument("--text-model", default=None,
-                   help="minilm (offline), deberta-v3-base, a hub id or a local folder (default: the profile's)")
-    p.add_argument("--data-root", default=None, help="corpus folder (default: the profile's)")
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: the profile's)")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_setting_options(p, names=("text_model", "data_root", "epochs", "device"))
     p.add_argument("--results", default=None,
                    help="cache of all results (default: runs/results or $SERNB_RESULTS)")
     p.add_argument("--force", action="store_true", help="retrain even where a stored result exists")
@@ -275,7 +250,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
-    from sernb.profiles import PROFILES
+    from sernb.profiles import PROFILES, add_setting_options
 
     p = sub.add_parser(
         "bench",
@@ -297,9 +272,7 @@ def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=None, help="untimed warm-up calls (default: the profile's)")
     p.add_argument("--n-utts", type=int, default=None, help="utterances to benchmark on (default: the profile's)")
     p.add_argument("--batch-size", type=int, default=None, help="batched-inference and training batch size")
-    p.add_argument("--text-model", default=None, help="text encoder (default: the profile's)")
-    p.add_argument("--data-root", default=None,
-                   help="folder holding IEMOCAP_full_release (or a synthetic corpus) (default: the profile's)")
+    add_setting_options(p, names=("text_model", "data_root"))
     p.add_argument("--no-fast-paths", action="store_true", help="skip the fast-path comparisons")
     p.add_argument("--paper-size", action="store_true",
                    help="also time the paper's model with a DeBERTa-v3-base-sized encoder of RANDOM weights "

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sernb import metrics
 from sernb.metrics import SCALARS
 
 if TYPE_CHECKING:
@@ -23,11 +24,7 @@ if TYPE_CHECKING:
     from sernb.experiments import Result
 
 
-def mean_std(mean: float, std: float, digits: int = 1) -> str:
-    """``"83.5 ± 1.2"``, or ``"–"`` when the mean is missing (a row that did not run)."""
-    if mean is None or not np.isfinite(mean):
-        return "–"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if np.isfinite(std) else f"{mean:.{digits}f}"
+mean_std = metrics.mean_std  # "83.5 ± 1.2", written in one place
 
 
 # --------------------------------------------------------------------------- chapter 3: Table 1

@@ -1,4 +1,5 @@
-"""Training curves and result tables for chapters "Training", "Table 2" and "Table 4".
+"""Training curves and result tables for chapters "Training the paper's model", "Table 2: the ablation" and
+"Table 4: overfitting".
 
 The tables turn a :class:`sernb.experiments.Result` (its per-epoch ``history``, per-run metrics and
 summed confusion matrix) into pandas frames; the figures draw them with plotly (interactive) or
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sernb import paper
+from sernb.metrics import mean_std
 from sernb.viz import EMOTION_NAMES, emotion_order
 
 if TYPE_CHECKING:
@@ -26,25 +29,12 @@ if TYPE_CHECKING:
 #: Metrics recorded per epoch for both the training and the validation part (see sernb.train).
 CURVE_METRICS = ("loss", "accuracy", "balanced_accuracy", "macro_f1")
 
-#: Paper, Table 2 ("Ablation study"), IEMOCAP, random 8:2 split: accuracy and F1 in percent.
-PAPER_TABLE2: dict[str, dict[str, Any]] = {
-    "baseline": {"paper name": "Baseline", "accuracy": 64.4, "f1": 61.2},
-    "ablation_lstm": {"paper name": "+LSTM Temporal Modeling", "accuracy": 71.2, "f1": 68.5},
-    "ablation_finetune": {"paper name": "+ DeBERTa Fine-tuning", "accuracy": 76.8, "f1": 74.1},
-    "ours": {"paper name": "+Cross-Modal Attention", "accuracy": 83.5, "f1": 82.1},
-}
-#: Paper, Table 4 ("Key training metrics, recorded every 5 epochs"), as printed (accuracies in %).
-PAPER_TABLE4 = pd.DataFrame({
-    "epoch": [5, 10, 15, 20],
-    "train_loss": [0.66, 0.30, 0.16, 0.11],
-    "train_accuracy": [79.7, 91.2, 94.9, 96.5],
-    "val_loss": [0.81, 0.75, 0.69, 0.72],
-    "val_accuracy": [74.2, 80.5, 85.1, 87.2],
-    "overfit_ratio": [1.23, 1.13, 1.12, 1.11],
-})
-#: Paper, Section 4.3: "The F1-score for excitement vs. happiness reaches 79.8%, a 21.3%
-#: improvement over the baseline" (which F1, and whether points or percent, is not said).
-PAPER_EXC_HAP = {"f1": 79.8, "gain_over_baseline": 21.3}
+#: The paper's Table 2 as ``{system: {"paper name", "accuracy", "f1"}}`` (numbers: sernb.paper).
+PAPER_TABLE2: dict[str, dict[str, Any]] = paper.rows(paper.TABLE2)
+#: The paper's Table 4 as printed, with its epochs as a column.
+PAPER_TABLE4 = paper.TABLE4.reset_index()
+#: The paper's excitement-vs-happiness claim (Section 4.3), ``{"f1", "gain_over_baseline"}``.
+PAPER_EXC_HAP = paper.rows(paper.EXC_HAP)["exc vs hap"]
 
 
 # --------------------------------------------------------------------------- labels
@@ -62,8 +52,8 @@ def _title(title: str, result: Result) -> str:
 
 
 def pm(mean: float, std: float, scale: float = 100.0, digits: int = 1) -> str:
-    """``"83.5 ± 1.2"``: a mean and standard deviation, in percent by default."""
-    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+    """``"83.5 ± 1.2"``: a mean and standard deviation, in percent by default (:func:`sernb.metrics.mean_std`)."""
+    return mean_std(mean, std, digits=digits, scale=scale)
 
 
 # --------------------------------------------------------------------------- model

@@ -1,4 +1,4 @@
-"""Config -> cached, recorded result (chapters "Reproducing the paper", "Ablation", "Evaluation").
+"""Config -> cached, recorded result (every chapter from "Training the paper's model" on).
 
 :func:`run` loads the corpus, makes the folds of the protocol for every seed, trains one model per
 (fold, seed) with :func:`sernb.train.fit`, evaluates it on the test part, and stores everything under
@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
-import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -37,10 +35,20 @@ from torch import nn
 import sernb
 from sernb.augment import Mitigations, epoch_augmenter
 from sernb.data.dataset import SERDataset
+from sernb.data.table import label_targets
 from sernb.fingerprint import code_fingerprint
-from sernb.metrics import SCALARS, classification_metrics, summarize
+from sernb.metrics import SCALARS, classification_metrics, mean_std, summarize
+from sernb.models.inputs import INPUT_PROVIDERS, prepare_inputs, register_input  # noqa: F401 (re-exported)
 from sernb.models.registry import build_with_shared, get_system
-from sernb.profiles import Profile, get_profile
+from sernb.profiles import (
+    Profile,
+    RunSettings,
+    TrainingSettings,
+    get_profile,
+    resolve_overrides,
+    setting_names,
+)
+from sernb.provenance import describe_device, git_commit, library_versions  # noqa: F401 (re-exported)
 from sernb.train import TrainConfig, fit, predict
 from sernb.utils import (
     PROJECT_ROOT,
@@ -59,60 +67,47 @@ RUNTIME_FIELDS = ("device", "progress", "profile")
 OPTIONAL_FIELDS = ("mitigations", "text_layers")
 
 
-@dataclass(frozen=True)
-class ExperimentConfig:
-    """Everything one experiment needs: a system, a corpus, a protocol, seeds and settings."""
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig(RunSettings):
+    """Everything one experiment needs: a system and its options plus the :class:`RunSettings`
+    (declared once in :mod:`sernb.profiles`; :meth:`from_profile` fills them from a profile)."""
 
     system: str = "ours"
-    corpus: str = "synthetic"
-    data_root: str | None = None
-    synth_size: str = "default"
-    classes: int = 6
-    protocol: str = "random"
-    seeds: tuple[int, ...] = (0,)
-    text_model: str = "minilm"
-    max_frames: int | None = 300
-    frame_pool: int = 1
-    max_tokens: int = 128
-    text_layers: int | None = None  # top text-encoder layers fine-tuned; None: all (the paper)
-    epochs: int = 8
-    patience: int | None = 3
-    batch_size: int = 64
-    lr: float = 1e-4
-    lr_text: float = 2e-5
-    class_weights: bool = False
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"heads": 4}
     #: The paper's remedies for overfitting (Section 5.1), see sernb.augment.Mitigations; {}: none.
     mitigations: dict[str, Any] = field(default_factory=dict)
     attention_samples: int = 6  # attention maps kept per run (one per class when possible)
-    device: str = "auto"
-    progress: bool = True
     profile: str = ""  # the profile it came from, for the record
 
     @classmethod
     def from_profile(cls, profile: str | Profile = "offline", system: str = "ours",
                      **overrides: Any) -> ExperimentConfig:
-        """Settings of ``profile`` for ``system``; ``overrides`` (None ignored) win."""
+        """Settings of ``profile`` for ``system``; ``overrides`` win (None keeps the profile's value,
+        :data:`sernb.profiles.NONE` sets None)."""
         p = get_profile(profile) if isinstance(profile, str) else profile
-        own = {f.name for f in fields(cls)}
-        base = {k: v for k, v in p.to_dict().items() if k in own and k != "profile"}
-        base.update({k: v for k, v in overrides.items() if v is not None})
-        if base.get("data_root") and overrides.get("corpus") is None and not _is_synthetic(base["data_root"]):
+        base = {name: getattr(p, name) for name in setting_names()}
+        changes = resolve_overrides(overrides)
+        base.update(changes)
+        if base.get("data_root") and "corpus" not in changes and not _is_synthetic(base["data_root"]):
             base["corpus"] = "iemocap"  # a data root of real recordings: never label them synthetic
-        if "seeds" in base:
-            base["seeds"] = tuple(base["seeds"])
         return cls(system=system, profile=p.name, **base)
 
     def __post_init__(self) -> None:
         from sernb.errors import UserInputError
 
-        Mitigations.parse(self.mitigations)  # unknown keys or bad values: a clear error now, not mid-run
         for name in ("epochs", "batch_size", "max_frames", "max_tokens", "frame_pool"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise UserInputError(None, f"{name} must be a positive whole number, not {value!r}")
         if not self.seeds:
             raise UserInputError(None, "seeds is empty: give at least one seed (e.g. --seeds 1 runs seed 0)")
+        # unknown keys or bad values: a clear error now, not mid-run; parsed here, once
+        object.__setattr__(self, "_remedies", Mitigations.parse(self.mitigations))
+
+    @property
+    def remedies(self) -> Mitigations:
+        """``mitigations`` parsed and validated (:meth:`sernb.augment.Mitigations.parse`)."""
+        return self._remedies
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,9 +118,9 @@ class ExperimentConfig:
                 "text_layers": self.text_layers}
 
     def train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lr_text=self.lr_text,
-                           patience=self.patience, class_weights=self.class_weights, seed=seed,
-                           device=self.device, progress=self.progress, **Mitigations.parse(self.mitigations).train)
+        """The :class:`sernb.train.TrainConfig` of one run: the settings both declare, plus the remedies."""
+        shared = {f.name: getattr(self, f.name) for f in fields(TrainingSettings)}
+        return TrainConfig(**shared, seed=seed, **self.remedies.train)
 
 
 @dataclass
@@ -184,7 +179,7 @@ class Result:
     def summary(self) -> str:
         """One line: mean ± std of the scalar metrics."""
         std = self.record["std"]
-        parts = [f"{k} {self.record[k]:.3f}±{std[k]:.3f}" for k in SCALARS]
+        parts = [f"{k} {mean_std(self.record[k], std[k], digits=3)}" for k in SCALARS]
         text = self.record["meta"].get("text_encoder") or {}
         warning = " [UNTRAINED text encoder: numbers mean nothing]" if text.get("untrained") else ""
         return (f"{self.record['system']} [{self.record['config']['protocol']}, {self.record['n_runs']} runs]: "
@@ -263,56 +258,6 @@ def class_names(classes: int) -> list[str]:
     if classes not in (4, 6):
         raise ValueError(f"classes must be 6 or 4, not {classes!r}")
     return list(EMOTIONS_6 if classes == 6 else EMOTIONS_4)
-
-
-InputProvider = Callable[[nn.Module, pd.DataFrame, dict[str, Any]], list[np.ndarray]]
-#: Batch field -> how to compute it for every row of a table. New systems register theirs here.
-INPUT_PROVIDERS: dict[str, InputProvider] = {}
-
-
-def register_input(name: str) -> Callable[[InputProvider], InputProvider]:
-    """Decorator: ``provider(model, table, context) -> one array per row`` for batch field ``name``."""
-
-    def decorator(provider: InputProvider) -> InputProvider:
-        INPUT_PROVIDERS[name] = provider
-        return provider
-
-    return decorator
-
-
-@register_input("mfcc")
-def _mfcc_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> list[np.ndarray]:
-    if "mfcc" not in context:
-        from sernb.data.features import extract_mfcc
-
-        context["mfcc"] = extract_mfcc(table, progress=context.get("progress", False))
-    return context["mfcc"]
-
-
-@register_input("tokens")
-def _token_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> list[np.ndarray]:
-    return model.text.tokenize(table["text"].tolist())
-
-
-@register_input("text_states")
-def _text_state_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> list[np.ndarray]:
-    from sernb.models.text import frozen_token_states
-
-    states = frozen_token_states(model.text, table["text"].tolist(), device=context["device"],
-                                 progress=context.get("progress", False))
-    if getattr(model, "cross", True) is None:
-        # Concatenation reads only the mean token: masked_mean(proj(S)) == proj(mean(S)) for the
-        # linear projection, so one vector per text gives the same logits and 1/L of the batch.
-        return [s.mean(0, keepdims=True) for s in states]
-    return states
-
-
-def prepare_inputs(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> dict[str, list]:
-    """Every batch field ``model.inputs`` asks for, for every row of ``table``."""
-    missing = [name for name in model.inputs if name not in INPUT_PROVIDERS]
-    if missing:
-        raise KeyError(f"no input provider for {missing}; register one with sernb.experiments.register_input")
-    return {name: INPUT_PROVIDERS[name](model, table, context) for name in model.inputs}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,14 +388,12 @@ def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int
         return done
     seed_everything(seed)
     model = build_with_shared(config.system, len(labels), config.shared_model_options(), **config.model_options)
-    targets = table["label"].map({name: i for i, name in enumerate(labels)})
-    if targets.isna().any():
-        raise ValueError(f"labels outside {labels}: {sorted(table['label'][targets.isna()].unique())}")
-    dataset = SERDataset(prepare_inputs(model, table, context), targets.to_numpy(), max_frames=config.max_frames)
+    targets = label_targets(table["label"], labels)
+    dataset = SERDataset(prepare_inputs(model, table, context), targets, max_frames=config.max_frames)
     train, val, test = (dataset.subset(rows) for rows in (fold.train, fold.val, fold.test))
     if hasattr(model, "fit_audio_stats") and "mfcc" in train.inputs:
         model.fit_audio_stats(torch.from_numpy(np.concatenate(train.inputs["mfcc"])))
-    augment = epoch_augmenter(Mitigations.parse(config.mitigations), table.iloc[list(fold.train)], train, model,
+    augment = epoch_augmenter(config.remedies, table.iloc[list(fold.train)], train, model,
                               seed, config.max_frames)
     fitted = fit(model, train, val, config.train_config(seed), n_classes=len(labels),
                  checkpoint_dir=folder / "checkpoint", augment=augment)
@@ -577,9 +520,6 @@ def _aggregate(config: ExperimentConfig, system: str, key: str, table: pd.DataFr
 def provenance(config: ExperimentConfig, table: pd.DataFrame, device: torch.device, seconds: float,
                runs: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Seed, corpus, protocol, code and library versions, device: what a reader needs to trust a number."""
-    import sklearn
-    import transformers
-
     from sernb.models.text import SHORT_NAMES, resolve_text_model
 
     corpus = str(table["corpus"].iloc[0]) if len(table) else config.corpus
@@ -595,9 +535,7 @@ def provenance(config: ExperimentConfig, table: pd.DataFrame, device: torch.devi
         "n_utterances": len(table), "skipped": dict(table.attrs.get("skipped", {})),
         "repaired": dict(table.attrs.get("repaired", {})), "label_counts": table["label"].value_counts().to_dict(),
         "sernb_version": sernb.__version__, "code_fingerprint": code_fingerprint(), "git_commit": git_commit(),
-        "libraries": {"python": platform.python_version(), "torch": torch.__version__,
-                      "transformers": transformers.__version__, "scikit-learn": sklearn.__version__,
-                      "numpy": np.__version__, "pandas": pd.__version__},
+        "libraries": library_versions(),
         "device": describe_device(device), "text_encoder": text_info, "seconds": seconds,
         "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in runs])) if runs else None,
         "cpu_seconds_per_epoch": float(np.nanmean([h.get("cpu_seconds", np.nan) for r in runs for h in r["history"]]))
@@ -632,24 +570,6 @@ def provenance_line(results: Result | Sequence[Result]) -> str:
             f"(this code: {code_fingerprint()})")
 
 
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
-
-
-def git_commit() -> str | None:
-    """The checkout's commit (with ``+dirty`` when files changed), or None outside git."""
-    try:
-        head = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return head + ("+dirty" if dirty else "") if head else None
-
-
 def _model_extra(config: ExperimentConfig) -> dict[str, Any]:
     from sernb.data.features import MFCCConfig
 
@@ -665,19 +585,7 @@ def results_table(results: Sequence[Result]) -> pd.DataFrame:
         row = {"system": r.record["system"], "protocol": r.config["protocol"], "runs": r.record["n_runs"],
                "text encoder": text.get("label", "-"), "corpus": r.record["meta"]["corpus"]}
         for k in SCALARS:
-            row[k] = f"{r.record[k]:.3f} ± {r.record['std'][k]:.3f}"
+            row[k] = mean_std(r.record[k], r.record["std"][k], digits=3)
         row["s/epoch"] = round(r.record["meta"]["seconds_per_epoch"] or float("nan"), 1)
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-# The Table 1 comparison systems register themselves and their input providers on import; they
-# import this module's register_input, so they come last.
-from sernb.models import blstm_dcnn, cogmen, wav2vec  # noqa: E402,F401
-
-
-def table1(*args: Any, **kwargs: Any) -> pd.DataFrame:
-    """The paper's Table 1 for every comparison system; see :func:`sernb.table1.table1`."""
-    from sernb.table1 import table1 as build_table1
-
-    return build_table1(*args, **kwargs)

@@ -1,4 +1,4 @@
-"""Classification metrics, all from scikit-learn (chapter "Evaluation, honestly").
+"""Classification metrics, all from scikit-learn (chapter "The evaluation protocol").
 
 The paper reports "accuracy" and "F1"; on IEMOCAP's unbalanced classes we also report balanced
 accuracy (UA, the mean per-class recall) and weighted F1, with per-class F1 and the confusion
@@ -67,3 +67,14 @@ def summarize(runs: Sequence[Mapping[str, object]], labels: Sequence[str]) -> di
     std["per_class_f1"] = dict(zip(labels, per_class.std(0).tolist(), strict=True))
     confusion = np.sum([np.asarray(r["confusion"]) for r in runs], axis=0)
     return {**mean, "confusion": confusion.tolist(), "std": std, "n_runs": len(runs)}
+
+
+def mean_std(mean: float | None, std: float | None, digits: int = 1, scale: float = 1.0) -> str:
+    """``"83.5 ± 1.2"`` (both times ``scale``, e.g. 100 for percent); the mean alone when the std is
+    missing (a single run says nothing about spread); ``"–"`` when the mean is missing (a row that
+    did not run). Every "mean ± std" in tables and summaries is written by this function."""
+    if mean is None or not np.isfinite(mean):
+        return "–"
+    if std is None or not np.isfinite(std):
+        return f"{scale * mean:.{digits}f}"
+    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"

@@ -1,4 +1,4 @@
-"""Named run profiles: one place that says how big a run is (chapter "How to run this book").
+"""The settings of a run, declared once, and the named profiles that fill them (the introduction's "How to use this book").
 
 =========  ==========================================================================================
 smoke      CI: the tiny synthetic corpus (~150 utterances), MiniLM, 2 epochs, one seed, short clips.
@@ -11,49 +11,113 @@ full       A GPU server: IEMOCAP from a data root ($SERNB_DATA_ROOT or --data-ro
            frames. Needs the hub or a local folder for DeBERTa.
 =========  ==========================================================================================
 
-A profile is only settings; :func:`sernb.experiments.ExperimentConfig.from_profile` turns one
-into a run. Override a field with ``get_profile("offline", epochs=3)``.
+:class:`RunSettings` declares every setting once, with its help text; its optimisation part,
+:class:`TrainingSettings`, is also the base of :class:`sernb.train.TrainConfig`. A
+:class:`Profile` is a named set of them; :class:`sernb.experiments.ExperimentConfig` adds the
+system and its options to the same fields; ``sernb train``'s options are generated from them
+(:func:`add_setting_options`).
+
+Overriding a profile (``get_profile("offline", epochs=3)``, ``ExperimentConfig.from_profile(...,
+patience=None)``): an override of ``None`` keeps the profile's value, so a notebook can pass its
+parameters straight through. To ask for "none" itself (train every epoch, keep every frame,
+fine-tune every layer) pass :data:`NONE`; on the command line, ``--patience none``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 
-@dataclass(frozen=True)
-class Profile:
+class _NoneValue:
+    """The type of :data:`NONE`: an override that sets a setting to None (not "keep the profile's")."""
+
+    _instance: _NoneValue | None = None
+
+    def __new__(cls) -> _NoneValue:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NONE"
+
+    def __reduce__(self) -> str:
+        return "NONE"
+
+
+#: Override value meaning "set this setting to None", e.g. ``patience=NONE``: no early stopping.
+NONE = _NoneValue()
+
+
+def setting(default: Any, help: str, **cli: Any) -> Any:
+    """A settings field: its default, the help text ``sernb train --help`` shows, and argparse hints
+    (``choices``, ``metavar``, ``cli=False`` to keep it off the command line)."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingSettings:
+    """The settings of the optimisation itself, shared by :class:`RunSettings` (every experiment)
+    and :class:`sernb.train.TrainConfig` (one call of ``fit``); defaults are the paper's (Section 4.2)."""
+
+    epochs: int = setting(20, "maximum epochs")
+    patience: int | None = setting(5, "early-stopping patience in epochs on validation balanced accuracy "
+                                   "(none: train every epoch)")
+    batch_size: int = setting(64, "batch size")
+    lr: float = setting(1e-4, "learning rate of the new layers (the paper's 1e-4)")
+    lr_text: float = setting(2e-5, "learning rate of the pretrained text encoder (the paper's 2e-5)")
+    class_weights: bool = setting(False, "weight the loss by inverse class frequency")
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N (auto picks CUDA when present)")
+    progress: bool = setting(True, "progress bars", cli=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings(TrainingSettings):
     """All the settings that change between a CI run, a laptop run and a GPU-server run."""
 
+    corpus: str = setting("synthetic", "synthetic (generated here) or iemocap (needs --data-root)",
+                          choices=("synthetic", "iemocap"))
+    data_root: str | None = setting(None, "folder holding IEMOCAP_full_release (or a synthetic corpus)",
+                                    none_allowed=False, metavar="DIR",
+                                    default_text="none: the generated synthetic corpus; full: $SERNB_DATA_ROOT")
+    synth_size: str = setting("default", "size of the generated synthetic corpus when no data root is given",
+                              choices=("smoke", "default"))
+    classes: int = setting(6, "6: the paper's classes; 4: neu/ang/sad/hap with exc merged", choices=(6, 4))
+    text_model: str = setting("minilm", "minilm (offline), deberta-v3-base, a hub id or a local folder "
+                              "(sernb.models.text.resolve_text_model)")
+    protocol: str = setting("random", "random: the paper's 8:2 split; loso: leave one session out, "
+                            "speaker independent", choices=("random", "loso"))
+    seeds: tuple[int, ...] = setting((0,), "run seeds 0..N-1 and report mean and std over folds x seeds",
+                                     metavar="N")
+    max_frames: int | None = setting(300, "MFCC frames kept per clip, 100 per second (none: keep all)")
+    frame_pool: int = setting(1, "average k MFCC frames before the audio encoder (1: the paper's 10 ms steps)")
+    max_tokens: int = setting(128, "text padded/truncated to this many tokens (the paper's 128)")
+    text_layers: int | None = setting(None, "fine-tune only the top k text-encoder layers (none: all, "
+                                      "the paper)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile(RunSettings):
+    """A named set of :class:`RunSettings`, and how long a chapter cell may take on it."""
+
     name: str
-    corpus: str = "synthetic"  # "synthetic" (generated here) or "iemocap" (needs data_root)
-    data_root: str | None = None  # folder containing IEMOCAP_full_release (or a synthetic corpus)
-    synth_size: str = "default"  # "smoke" or "default"; used when corpus is "synthetic" and no data_root
-    classes: int = 6  # 6 (the paper) or 4 (the literature's set)
-    text_model: str = "minilm"  # short name, hub id or folder (sernb.models.text.resolve_text_model)
-    protocol: str = "random"  # "random" (the paper's 8:2) or "loso" (leave one session out)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    epochs: int = 8
-    patience: int | None = 3  # early-stopping patience in epochs (None: train all epochs)
-    batch_size: int = 64
-    lr: float = 1e-4  # learning rate of the new layers (the paper's 1e-4)
-    lr_text: float = 2e-5  # learning rate of the pretrained text encoder (the paper's 2e-5)
-    max_frames: int | None = 300  # MFCC frames kept per clip (100 per second); None keeps all
-    frame_pool: int = 1  # average k frames before the audio encoder (1: the paper's 10 ms steps)
-    max_tokens: int = 128  # text padded/truncated to this many tokens (Section 4.1)
-    text_layers: int | None = None  # fine-tune only the top k text-encoder layers; None: all (paper)
-    class_weights: bool = False
-    device: str = "auto"  # "auto" picks CUDA when present
-    progress: bool = True  # tqdm bars
     # `sernb reproduce` / `make book`: no chapter cell may wait forever. A cell that runs longer
     # than cell_timeout, or whose kernel uses no CPU for stall_timeout, fails with its chapter and
     # cell named, and the next chapter runs (sernb.reproduce.run_chapter). Seconds; None: no limit.
     cell_timeout: float | None = 3600
     stall_timeout: float | None = 600
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+def setting_names() -> tuple[str, ...]:
+    """The names of the :class:`RunSettings` fields."""
+    return tuple(f.name for f in fields(RunSettings))
 
 
 #: CPU settings shared by smoke and offline. On ~1,000 training utterances and a few epochs the
@@ -67,31 +131,132 @@ class Profile:
 _CPU = {"batch_size": 32, "lr": 3e-3, "lr_text": 3e-4, "frame_pool": 3, "text_layers": 2}
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", synth_size="smoke", seeds=(0,), epochs=2, patience=None, max_frames=150,
+    "smoke": Profile(name="smoke", synth_size="smoke", seeds=(0,), epochs=2, patience=None, max_frames=150,
                      max_tokens=32, progress=False, cell_timeout=900, stall_timeout=300, **_CPU),
-    "offline": Profile("offline", seeds=(0, 1, 2), epochs=6, patience=2, max_frames=500, **_CPU),
-    "full": Profile("full", corpus="iemocap", text_model="deberta-v3-base", protocol="loso",
+    "offline": Profile(name="offline", seeds=(0, 1, 2), epochs=6, patience=2, max_frames=500, **_CPU),
+    "full": Profile(name="full", corpus="iemocap", text_model="deberta-v3-base", protocol="loso",
                     seeds=(0, 1, 2, 3, 4), epochs=20, patience=5, max_frames=1000,
                     # a chapter cell may train LOSO x 5 seeds on a GPU when the grid was not run first
                     cell_timeout=12 * 3600, stall_timeout=900),
 }
 
 
+def resolve_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides that change something: None dropped (keep), :data:`NONE` -> None, seeds a tuple."""
+    changes = {k: (None if v is NONE else v) for k, v in overrides.items() if v is not None}
+    if changes.get("seeds") is not None:
+        changes["seeds"] = tuple(changes["seeds"])
+    return changes
+
+
 def get_profile(name: str = "offline", **overrides: Any) -> Profile:
     """The profile ``name`` with ``overrides``; ``full`` reads its data root from ``$SERNB_DATA_ROOT``.
 
-    Overrides that are None are ignored, so CLI options can be passed straight through.
+    Overrides that are None keep the profile's value (so CLI options and notebook parameters can be
+    passed straight through); :data:`NONE` sets a setting to None.
     """
     if name not in PROFILES:
         raise KeyError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
     profile = PROFILES[name]
     if profile.corpus == "iemocap" and profile.data_root is None and os.environ.get("SERNB_DATA_ROOT"):
         profile = replace(profile, data_root=os.environ["SERNB_DATA_ROOT"])
-    known = {f.name for f in fields(Profile)}
+    known = set(setting_names())
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise TypeError(f"unknown profile field(s) {unknown}; fields are {sorted(known)}")
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    if "seeds" in changes:
-        changes["seeds"] = tuple(changes["seeds"])
-    return replace(profile, **changes)
+    return replace(profile, **resolve_overrides(overrides))
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line: options generated from the fields
+# ---------------------------------------------------------------------------------------------
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return str(len(value))  # seeds are given as a count
+    return str(value)
+
+
+def profile_default_text(name: str) -> str:
+    """``"the profile's: smoke/offline 32, full 64"``: the value of setting ``name`` in each profile."""
+    groups: dict[str, list[str]] = {}
+    for profile in PROFILES.values():
+        groups.setdefault(_show(getattr(profile, name)), []).append(profile.name)
+    if len(groups) == 1:
+        return f"{next(iter(groups))} in every profile"
+    return "the profile's: " + ", ".join(f"{'/'.join(names)} {value}" for value, names in groups.items())
+
+
+def _parser_for(f: Any) -> Any:
+    """argparse ``type`` for field ``f``: its base type, plus ``none`` where the field can be None."""
+    default = f.default if f.default is not MISSING else None
+    base = type(default) if default is not None else (int if "int" in str(f.type) else str)
+    if f.name == "seeds":
+        base = int
+    nullable = "None" in str(f.type) and f.metadata.get("none_allowed", True)
+
+    def parse(text: str) -> Any:
+        if nullable and text.lower() == "none":
+            return NONE
+        if base is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+        try:
+            value = base(text)
+        except ValueError:
+            hint = " or none" if nullable else ""
+            raise argparse.ArgumentTypeError(f"expected {base.__name__}{hint}, got {text!r}") from None
+        if f.name == "seeds" and value < 1:
+            raise argparse.ArgumentTypeError(f"the number of seeds must be at least 1, got {value}")
+        return value
+
+    parse.__name__ = base.__name__  # argparse names the type in its errors
+    return parse
+
+
+def add_setting_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
+    """One ``--option`` per :class:`RunSettings` field (all, or ``names``), with the profiles' real
+    defaults in the help; every option defaults to None: keep the profile's value."""
+    training = {f.name for f in fields(TrainingSettings)}
+    ordered = sorted(fields(RunSettings), key=lambda f: f.name in training)  # the run's own settings first
+    for f in ordered:
+        if (names is not None and f.name not in names) or not f.metadata.get("cli", True):
+            continue
+        parse = _parser_for(f)
+        choices = f.metadata.get("choices")
+        default = f.metadata.get("default_text") or profile_default_text(f.name)
+        option = {"type": parse, "default": None, "help": f"{f.metadata['help']} (default: {default})"}
+        if choices:
+            option["metavar"] = "{" + ",".join(map(str, choices)) + "}"
+            option["type"] = _with_choices(parse, choices)
+        if "metavar" in f.metadata:
+            option["metavar"] = f.metadata["metavar"]
+        parser.add_argument("--" + f.name.replace("_", "-"), **option)
+
+
+def _with_choices(parse: Any, choices: tuple[Any, ...]) -> Any:
+    def parse_choice(text: str) -> Any:
+        value = parse(text)
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(map(str, choices))}, not {text!r}")
+        return value
+
+    parse_choice.__name__ = parse.__name__
+    return parse_choice
+
+
+def settings_from_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The overrides given on the command line (None: not given), ready for ``from_profile``."""
+    overrides = {name: getattr(args, name) for name in setting_names() if hasattr(args, name)}
+    if overrides.get("seeds") is not None:
+        overrides["seeds"] = tuple(range(overrides["seeds"]))
+    if getattr(args, "no_progress", False):
+        overrides["progress"] = False
+    return overrides

@@ -20,6 +20,7 @@ from torch import nn
 from sernb import experiments
 from sernb.augment import add_noise
 from sernb.data.dataset import SERDataset
+from sernb.data.table import label_targets
 from sernb.fingerprint import fingerprint
 from sernb.metrics import SCALARS, classification_metrics
 from sernb.utils import atomic_write_text, config_hash, pick_device
@@ -73,7 +74,7 @@ def evaluate(config: experiments.ExperimentConfig, snrs: tuple[float, ...] = SNR
         return pd.read_csv(cache)
     mfcc_config = MFCCConfig(**info.get("mfcc", {}))
     waves = [load_audio(p, sr=mfcc_config.sr) for p in test["wav_path"]] if reads_audio else []
-    labels = test["label"].map({name: i for i, name in enumerate(result.labels)}).to_numpy()
+    labels = label_targets(test["label"], result.labels)
     base_inputs = experiments.prepare_inputs(model, test, {"device": pick_device(device), "mfcc": []})
     rows = []
     conditions = [(None, None), *[(s, None) for s in snrs], *[(None, m) for m in missing]]

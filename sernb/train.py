@@ -1,4 +1,4 @@
-"""One training loop for every system (chapter "Training"; the shell's ``sernb train``).
+"""One training loop for every system (chapter "Training the paper's model"; the shell's ``sernb train``).
 
 :func:`fit` trains any module that maps a batch to ``{"logits": ...}``: AdamW with two parameter
 groups (pretrained text encoder 2e-5, everything else 1e-4, Section 4.2), linear warm-up and decay,
@@ -38,29 +38,28 @@ from torch.utils.data import DataLoader
 
 from sernb.data.dataset import BucketBatchSampler, SERDataset, collate
 from sernb.metrics import classification_metrics
+from sernb.profiles import TrainingSettings
 from sernb.utils import atomic_write_bytes, pick_device, seed_everything
 
 STATE_FILE = "trainer_state.pt"
 
 
-@dataclass
-class TrainConfig:
-    """Optimisation settings; the defaults are the paper's (Section 4.2) where it gives them."""
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(TrainingSettings):
+    """Optimisation settings; the defaults are the paper's (Section 4.2) where it gives them.
 
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 1e-4  # everything but the pretrained encoder
-    lr_text: float = 2e-5  # the pretrained text encoder ("BERT layers")
+    ``epochs``, ``patience``, ``batch_size``, ``lr`` (everything but the pretrained encoder),
+    ``lr_text`` (the pretrained text encoder, "BERT layers"), ``class_weights``, ``device`` and
+    ``progress`` are :class:`sernb.profiles.TrainingSettings`, declared once for experiments and
+    training alike; the rest are the loop's own.
+    """
+
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     warmup: float = 0.1  # fraction of all steps with a linear warm-up; then linear decay to 0
-    patience: int | None = 5  # epochs without a better validation UA before stopping; None: never
-    class_weights: bool = False  # weight the loss by inverse class frequency ("balanced")
     seed: int = 0
-    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1"
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     bucket: bool = True  # batch utterances of similar length together
-    progress: bool = True  # tqdm bars
     modality_dropout: float = 0.0  # per utterance, mask the whole audio or text with this probability
     supcon: float = 0.0  # weight of the supervised contrastive loss added to cross-entropy
     supcon_temperature: float = 0.1
@@ -353,7 +352,12 @@ def multimodal_supcon(out: dict[str, torch.Tensor], batch: dict[str, torch.Tenso
 
 def _warmup_linear(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float
                    ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over ``warmup`` of the steps, then linear decay to zero at the last step."""
+    """Linear warm-up over ``warmup`` of the steps, then linear decay to zero at the last step.
+
+    Not ``transformers.get_linear_schedule_with_warmup``: that one starts at a learning rate of 0
+    (step ``s`` gets ``s / warm``), ours at ``1 / warm`` (step ``s`` gets ``(s + 1) / warm``), so
+    swapping it would change every stored number; kept so results stay comparable.
+    """
     warm = max(1, math.ceil(warmup * total_steps))
 
     def factor(step: int) -> float:

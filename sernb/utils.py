@@ -1,9 +1,12 @@
-"""Small helpers every module shares: seeding, device choice, atomic writes, config hashing."""
+"""Small helpers every module shares: seeding, device choice, atomic writes, per-item array caches,
+config hashing."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import os
 import random
 import tempfile
@@ -93,6 +96,31 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write JSON atomically, with sorted keys so identical content gives identical bytes."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def save_array(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write one cached array as ``.npy``, atomically (a killed process leaves no half file).
+
+    The per-item caches (MFCC frames, frozen text states, speech-encoder states) all store one
+    file per item under a folder keyed by what computed it; this and :func:`load_array` are the
+    only code that reads or writes them.
+    """
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_array(path: str | os.PathLike, kind: str = "") -> np.ndarray | None:
+    """A cached array, or None when it is absent or unreadable (the caller recomputes and rewrites it;
+    ``kind``, e.g. ``"MFCC"``, names the cache in the warning)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, EOFError):
+        logging.getLogger(__name__).warning("ignoring unreadable %s cache file %s; recomputing",
+                                              kind or "array", path)
+        return None
 
 
 def _json_default(obj: Any) -> Any:

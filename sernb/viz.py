@@ -78,11 +78,19 @@ def setup_notebook(static_theme: str = "whitegrid") -> None:
 
 def _offline_notebook_renderer():
     """Plotly's ``notebook`` renderer minus its CDN MathJax ``<script>`` (see :func:`setup_notebook`)."""
-    from plotly.io._base_renderers import NotebookRenderer
+    from plotly.io.base_renderers import MimetypeRenderer, NotebookRenderer
 
-    class OfflineNotebookRenderer(NotebookRenderer):
+    class OfflineNotebookRenderer(MimetypeRenderer):
+        """Wraps (does not subclass) plotly's public ``NotebookRenderer``: the same HTML, CDN scripts removed."""
+
+        def __init__(self) -> None:
+            self.notebook = NotebookRenderer()
+
+        def activate(self) -> None:
+            self.notebook.activate()  # puts plotly.js into the notebook once, inline
+
         def to_mimebundle(self, fig_dict):
-            bundle = super().to_mimebundle(fig_dict)
+            bundle = self.notebook.to_mimebundle(fig_dict)
             bundle["text/html"] = _CDN_SCRIPT.sub("", bundle["text/html"])
             return bundle
 

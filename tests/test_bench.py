@@ -12,11 +12,6 @@ from sernb import bench
 from sernb.bench import Timing, fast_path, padded_fraction, speedup, time_call
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     """One small smoke run with every section switched on (fast paths and the paper-sized model)."""

@@ -17,20 +17,6 @@ RESULT_KEYS = {"accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "per_
                "history", "std", "n_runs", "runs", "config", "meta", "labels", "key", "system"}
 
 
-@pytest.fixture(scope="session")
-def smoke_corpus(tmp_path_factory):
-    """The synthetic smoke corpus (~150 utterances), generated once per test session."""
-    from sernb.data.synth import generate
-
-    return str(generate("smoke", out=tmp_path_factory.getbasetemp() / "smoke-corpus"))
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("SERNB_DATA", str(tmp_path_factory.getbasetemp() / "data-home"))  # shared MFCC cache
-
-
 def tiny(smoke_corpus, **kw) -> ExperimentConfig:
     settings = {"data_root": smoke_corpus, "text_model": "tiny-deberta", "epochs": 1, "max_frames": 100,
                 "batch_size": 32, "progress": False, "device": "cpu", **kw}

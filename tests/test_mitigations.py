@@ -30,12 +30,6 @@ TIMING = ("seconds", "cpu_seconds")
 WORDS = ["angry", "annoyed", "fine", "gloomy", "thrilled", "glad"]
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("SERNB_DATA", str(tmp_path / "data"))
-
-
 def batch_for(model, seed=0, n=4):
     g = torch.Generator().manual_seed(seed)
     lengths = torch.tensor([30, 17, 5, 12][:n])
@@ -234,13 +228,6 @@ def test_training_with_every_remedy_is_deterministic_and_resumes(tmp_path):
 
 
 # ------------------------------------------------------------------ end to end on the smoke corpus
-
-@pytest.fixture(scope="module")
-def smoke_corpus(tmp_path_factory):
-    from sernb.data.synth import generate
-
-    return str(generate("smoke", out=tmp_path_factory.getbasetemp() / "smoke-corpus"))
-
 
 def test_experiment_with_mitigations_then_robustness(smoke_corpus, tmp_path):
     config = experiments.ExperimentConfig.from_profile(

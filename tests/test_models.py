@@ -22,12 +22,6 @@ from sernb.models.text import (
 ABLATION = ("baseline", "ablation_lstm", "ablation_finetune", "ours")
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("SERNB_DATA", str(tmp_path / "data"))
-
-
 def lengths_mask(lengths: list[int]) -> torch.Tensor:
     return torch.arange(max(lengths))[None] < torch.tensor(lengths)[:, None]
 

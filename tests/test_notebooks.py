@@ -45,6 +45,9 @@ def parameterised_copy(chapter: Path, folder: Path, parameters: dict) -> Path:
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter_runs_on_smoke_profile(chapter: Path, tmp_path: Path):
     notebook = parameterised_copy(chapter, tmp_path, SMOKE)
+    # os.environ holds this session's temporary SERNB_DATA and SERNB_RESULTS (tests/conftest.py):
+    # the chapter never reads or writes the checkout's data/ or runs/
+    assert "SERNB_DATA" in os.environ and "SERNB_RESULTS" in os.environ
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1",
            "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "--color=no",

@@ -16,11 +16,6 @@ from sernb.predict import TranscriptNeeded, predict_file
 LABELS = ["ang", "fru", "neu", "sad", "exc", "hap"]
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
 def saved(system: str, folder) -> str:
     torch.manual_seed(0)
     model = build_model(system, text_model="tiny-deberta")

@@ -1,6 +1,6 @@
 """The embedded synthetic corpus: IEMOCAP layout and formats, determinism, audio format, labels.
 
-The smoke corpus is generated once for this module (a few seconds); two more generations check
+The smoke corpus is generated once per test session (tests/conftest.py); two more generations check
 byte-identity with the same seed and a difference with another seed.
 """
 
@@ -30,8 +30,9 @@ SIX = {"ang", "fru", "neu", "sad", "exc", "hap"}
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory) -> Path:
-    return synth.generate("smoke", out=tmp_path_factory.mktemp("synth") / "smoke", seed=0)
+def smoke(smoke_corpus) -> Path:
+    """The session's smoke corpus (tests/conftest.py), generated with seed 0."""
+    return Path(smoke_corpus)
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +189,7 @@ def test_plan_mixes_modalities():
 
 def test_rerun_with_manifest_is_a_no_op(smoke, monkeypatch):
     before = {p: p.stat().st_mtime_ns for p in smoke.rglob("*") if p.is_file()}
-    monkeypatch.setattr(synth, "_build", lambda *a, **k: pytest.fail("regenerated a complete corpus"))
+    monkeypatch.setattr(synth.corpus, "_build", lambda *a, **k: pytest.fail("regenerated a complete corpus"))
     assert synth.generate("smoke", out=smoke, seed=0) == smoke
     assert before == {p: p.stat().st_mtime_ns for p in smoke.rglob("*") if p.is_file()}
 
@@ -253,3 +254,37 @@ def test_cli_returns_the_existing_corpus(smoke, capsys):
 
     assert main(["synth", "--size", "smoke", "--out", str(smoke), "--seed", "0"]) == 0
     assert str(smoke) in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_killed_generation_leaves_no_workers_and_its_temp_folder_goes_next_time(tmp_path):
+    """kill -9 of `sernb synth`: the render workers die with it; the next start removes its pickles."""
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    import psutil
+
+    from sernb.data.synth import workers
+
+    code = f"from sernb.data.synth import generate; generate('default', out={str(tmp_path / 'c')!r}, workers=2)"
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 120
+        children: list[psutil.Process] = []
+        while len(children) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            children = psutil.Process(parent.pid).children()
+        assert len(children) == 2, "the render workers did not start"
+        folder = next(Path(tempfile.gettempdir()).glob(f"{workers.TEMP_PREFIX}{parent.pid}-*"))
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"render workers outlived their parent: {alive}"
+    assert folder.is_dir()  # nobody could clean up after kill -9 ...
+    workers.remove_stale_temp_folders()
+    assert not folder.exists()  # ... so the next generation does

@@ -19,24 +19,10 @@ from sernb.table1 import PAPER_TABLE1, table1
 from sernb.utils import data_home
 
 
-@pytest.fixture(scope="session")
-def smoke_corpus(tmp_path_factory):
-    """The synthetic smoke corpus, at the same place as in test_experiments (generated once)."""
-    from sernb.data.synth import generate
-
-    return str(generate("smoke", out=tmp_path_factory.getbasetemp() / "smoke-corpus"))
-
-
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """One results cache for the module: table1 reuses the runs of the per-system tests."""
     return tmp_path_factory.mktemp("table1-results")
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("SERNB_DATA", str(tmp_path_factory.getbasetemp() / "data-home"))
 
 
 #: What `sernb table1` can also say, so the CLI test finds every run in the cache.
@@ -152,6 +138,8 @@ def test_table1_writes_every_row_and_marks_wav2vec2_not_run(smoke_corpus, result
     assert "frozen" in rows.loc["cogmen", "text_encoder"]
     assert rows.loc["ours", "paper_reported_accuracy"] == 83.5 and rows.loc["cogmen", "paper_reported_f1"] == 76.5
     assert rows.loc["wav2vec2", "paper_reported_params_m"] == 94.4
+    # the smoke profile fine-tunes only the text encoder's top layers: only those count as trainable
+    assert rows.loc["ours", "trainable_params_m"] < rows.loc["ours", "params_m"]
     assert {"weighted_f1", "weighted_f1_std", "balanced_accuracy", "macro_f1", "text_encoder",
             "audio_encoder"} <= set(saved.columns)
 

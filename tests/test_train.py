@@ -19,12 +19,6 @@ N = 48
 TIMING = ("seconds", "cpu_seconds")
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("SERNB_DATA", str(tmp_path / "data"))
-
-
 def toy_data(model, n: int = N, seed: int = 0) -> tuple[SERDataset, SERDataset]:
     """Labels visible in both the frames (a mean shift) and the words, so a few steps learn."""
     rng = np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""Corpora -> one utterance table; splits; cached features (chapter "Data").
+"""Corpora -> one utterance table; splits; cached features (chapter "Data and preprocessing").
 
 Typical use::
 

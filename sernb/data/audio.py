@@ -1,4 +1,4 @@
-"""Read any corpus clip as float32 mono at a fixed sample rate (chapter "Audio features").
+"""Read any corpus clip as float32 mono at a fixed sample rate (chapter "Data and preprocessing").
 
 Every failure becomes :class:`AudioError` whose message names the file and the problem, so a
 bad clip among 10,000 is found at once instead of behind a libsndfile traceback.

@@ -5,7 +5,7 @@ A :class:`SERDataset` holds, for each utterance, a few named arrays (``mfcc`` (T
 system needs) plus its class index. :func:`collate` pads every variable-length field to the longest
 in the batch and adds ``<field>_mask`` (True = real, False = padding). :class:`BucketBatchSampler`
 groups utterances of similar length so little time is spent on padding (it matters on 2 CPU cores).
-Used by :mod:`sernb.train` and chapter "Training".
+Used by :mod:`sernb.train` and chapter "Training the paper's model".
 """
 
 from __future__ import annotations

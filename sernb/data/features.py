@@ -1,4 +1,4 @@
-"""40-d MFCC frames per utterance, computed once and cached on disk (chapter "Audio features").
+"""40-d MFCC frames per utterance, computed once and cached on disk (chapter "Data and preprocessing").
 
 The paper feeds 40-dimensional MFCCs at 16 kHz to a BiLSTM. :func:`extract_mfcc` computes them
 for a whole table in parallel and stores one ``.npy`` per clip under
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sernb.data.audio import AudioError, load_audio
-from sernb.utils import atomic_write_bytes, clean_stale_temp, config_hash, data_home
+from sernb.utils import clean_stale_temp, config_hash, data_home, load_array, save_array
 
 logger = logging.getLogger("sernb")
 
@@ -168,7 +168,7 @@ def extract_mfcc(
         except AudioError as exc:
             _fail(result, i, exc, on_error)
             continue
-        cached = _read_cached(target) if target is not None else None
+        cached = load_array(target, "MFCC") if target is not None else None
         if cached is not None:
             result[i] = cached
         else:
@@ -220,9 +220,7 @@ def _extract_one(path: str, config: MFCCConfig, target: str | None) -> tuple[np.
     except AudioError as exc:
         return None, exc.problem
     if target is not None:
-        buffer = io.BytesIO()
-        np.save(buffer, frames, allow_pickle=False)
-        atomic_write_bytes(target, buffer.getvalue())
+        save_array(target, frames)
     return frames, None
 
 
@@ -270,17 +268,6 @@ def _n_jobs(n_jobs: int | None, n_clips: int) -> int:
     if n_jobs is None:
         return max(1, min(cores, n_clips // MIN_CLIPS_PER_JOB))
     return min(cores if n_jobs == -1 else n_jobs, n_clips)
-
-
-def _read_cached(target: Path) -> np.ndarray | None:
-    """A cached array, or None when absent or unreadable (then it is recomputed and rewritten)."""
-    try:
-        return np.load(target, allow_pickle=False)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, EOFError):
-        logger.warning("ignoring unreadable MFCC cache file %s; recomputing", target)
-        return None
 
 
 def _fail(result: FeatureList, i: int, exc: AudioError, on_error: str) -> None:

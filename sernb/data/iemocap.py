@@ -1,6 +1,6 @@
 """IEMOCAP (and the synthetic corpus written in its layout) -> the utterance table.
 
-Chapter "Data" uses it. Only text files are read (EmoEvaluation summaries, transcriptions) and
+Chapter "Data and preprocessing" uses it. Only text files are read (EmoEvaluation summaries, transcriptions) and
 wav folders listed, so 10k utterances load in well under a second; audio is read later by
 :mod:`sernb.data.features`. Layout and quirks: ``shared/design.md``.
 """

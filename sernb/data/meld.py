@@ -1,7 +1,7 @@
 """MELD (Friends, multimodal, public) -> the utterance table.
 
-Chapter "Beyond IEMOCAP" uses it. Dialogue ids restart in every split, so clips are keyed by
-(split, dialogue, utterance): ``utt_id = "train_dia12_utt3"``. ``session`` holds the official
+No chapter uses it yet (the book runs on IEMOCAP-format corpora). Dialogue ids restart in
+every split, so clips are keyed by (split, dialogue, utterance): ``utt_id = "train_dia12_utt3"``. ``session`` holds the official
 split name (``"train"``, ``"dev"``, ``"test"``), which :func:`sernb.data.splits.official_split`
 turns back into a fold. Labels stay MELD's own seven emotions, lower-cased (neutral, joy,
 surprise, anger, sadness, disgust, fear); ``classes=4`` maps neutral->neu, anger->ang,

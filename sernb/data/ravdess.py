@@ -1,6 +1,6 @@
 """RAVDESS (acted, audio only, public) -> the utterance table.
 
-Chapter "Beyond IEMOCAP" uses it for speaker-independent folds by actor. Everything comes from
+No chapter uses it yet; its folds are speaker independent, by actor. Everything comes from
 the file name ``03-01-EE-II-SS-RR-AA.wav`` (modality, vocal channel, emotion, intensity,
 statement, repetition, actor). ``session`` is the actor number, so leave-one-session-out is
 leave-one-actor-out. There are no dialogs: each clip is its own dialog of one turn.

@@ -1,4 +1,4 @@
-"""Train/validation/test folds over the utterance table (chapter "Evaluation, honestly").
+"""Train/validation/test folds over the utterance table (chapter "The evaluation protocol").
 
 The paper splits utterances at random 8:2, which puts the same speakers and the same scripted
 sentences on both sides. We offer that protocol and the speaker-independent ones next to it:

@@ -1,4 +1,4 @@
-"""The one utterance table every corpus loader returns (chapter "Data").
+"""The one utterance table every corpus loader returns (chapter "Data and preprocessing").
 
 Downstream code (splits, features, training, the book) reads only this table, so every loader
 builds it through :func:`make_table`: fixed columns and dtypes, a stable row order, and the
@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sernb.errors import DataError
@@ -79,6 +80,17 @@ def make_table(
     _check_unique(table, corpus)
     _log_summary(table)
     return table
+
+
+def label_targets(labels: Iterable[str] | pd.Series, names: Iterable[str]) -> np.ndarray:
+    """Class indices of ``labels`` in the order of ``names`` (int64); a label outside ``names`` is an
+    error that lists them (a table loaded for other classes, not a silent NaN)."""
+    index = {name: i for i, name in enumerate(names)}
+    labels = pd.Series(labels)
+    targets = labels.map(index)
+    if targets.isna().any():
+        raise ValueError(f"labels outside {list(index)}: {sorted(labels[targets.isna()].unique())}")
+    return targets.to_numpy().astype(np.int64)
 
 
 def describe_skips(table: pd.DataFrame) -> str:

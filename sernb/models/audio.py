@@ -5,7 +5,7 @@ Two encoders share one interface, ``forward(mfcc, mask) -> (frames, frame_mask, 
 * :class:`BiLSTMAudio`, the paper's temporal model (Section 3.2, Eq. 1), and
 * :class:`MeanAudio`, the baseline's "static statistics": no temporal context at all.
 
-Used in chapter "The model, piece by piece" and by every system in the registry that hears audio.
+Used in chapter "Training the paper's model" and by every system in the registry that hears audio.
 """
 
 from __future__ import annotations
@@ -71,21 +71,43 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return x.gather(1, source.unsqueeze(-1).expand_as(x))
 
 
-class BiLSTMAudio(nn.Module):
-    """MFCC frames -> bidirectional LSTM (``hidden`` = 2 x hidden/2 outputs per frame).
+class MaskedBiLSTM(nn.Module):
+    """A bidirectional LSTM over padded sequences: (B, T, in_dim) -> (B, T, 2 * hidden).
 
-    The two directions are two ``nn.LSTM``: the backward one reads each utterance reversed within
-    its own length, so it starts at the utterance's last real frame, never in the padding. (This is
+    The two directions are two ``nn.LSTM``: the backward one reads each sequence reversed within
+    its own length, so it starts at the sequence's last real step, never in the padding. (This is
     what ``pack_padded_sequence`` does, but packed LSTMs run 20x slower on CPU.) Outputs at padded
-    frames are zero. The global vector is the masked temporal mean (Section 3.2).
+    steps are zero. The audio branch (:class:`BiLSTMAudio`) and BLSTM+DCNN's text branch use it.
     """
 
-    def __init__(self, n_mfcc: int = 40, hidden: int = 256, frame_pool: int = 1) -> None:
+    def __init__(self, in_dim: int, hidden: int) -> None:
         super().__init__()
+        self.forward_lstm = nn.LSTM(in_dim, hidden, batch_first=True)
+        self.backward_lstm = nn.LSTM(in_dim, hidden, batch_first=True)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        lengths = mask.sum(1)
+        ahead, _ = self.forward_lstm(x)
+        back, _ = self.backward_lstm(reverse_padded(x, lengths))
+        out = torch.cat([ahead, reverse_padded(back, lengths)], dim=-1)
+        return out * mask.unsqueeze(-1).to(out.dtype)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object) -> None:
+        # models saved before the two BiLSTMs became this one class named them ahead/back
+        for old, new in (("ahead.", "forward_lstm."), ("back.", "backward_lstm.")):
+            for key in [k for k in state_dict if k.startswith(prefix + old)]:
+                state_dict[prefix + new + key[len(prefix + old):]] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+
+class BiLSTMAudio(MaskedBiLSTM):
+    """MFCC frames -> normalised, pooled -> :class:`MaskedBiLSTM` (``hidden`` = 2 x hidden/2 outputs
+    per frame). The global vector is the masked temporal mean (Section 3.2)."""
+
+    def __init__(self, n_mfcc: int = 40, hidden: int = 256, frame_pool: int = 1) -> None:
+        super().__init__(n_mfcc, hidden // 2)
         self.norm = MFCCNorm(n_mfcc)
         self.frame_pool = frame_pool
-        self.forward_lstm = nn.LSTM(n_mfcc, hidden // 2, batch_first=True)
-        self.backward_lstm = nn.LSTM(n_mfcc, hidden // 2, batch_first=True)
         self.out_dim = hidden
 
     def forward(self, mfcc: torch.Tensor, mask: torch.Tensor
@@ -94,11 +116,7 @@ class BiLSTMAudio(nn.Module):
         # The LSTM runs in float32 even under bf16 autocast: it is cheap and numerically touchy.
         with torch.autocast(device_type=mfcc.device.type, enabled=False):
             x, mask = pool_frames(self.norm(mfcc.float()), mask, self.frame_pool)
-            lengths = mask.sum(1)
-            ahead, _ = self.forward_lstm(x)
-            back, _ = self.backward_lstm(reverse_padded(x, lengths))
-            frames = torch.cat([ahead, reverse_padded(back, lengths)], dim=-1)
-            frames = frames * mask.unsqueeze(-1).to(frames.dtype)
+            frames = super().forward(x, mask)
         return frames, mask, masked_mean(frames, mask)
 
 

@@ -26,8 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from sernb.models.audio import MFCCNorm, masked_mean, pool_frames, reverse_padded
+from sernb.models.audio import MaskedBiLSTM, MFCCNorm, masked_mean, pool_frames
 from sernb.models.fusion import mlp_head
+from sernb.models.inputs import register_input
 from sernb.models.registry import register
 
 
@@ -42,26 +43,6 @@ def load_tokenizer(text_model: str) -> tuple[Any, str]:
     tokenizer = AutoTokenizer.from_pretrained(location)
     name = "minilm" if spec.source == "tiny" else spec.name
     return tokenizer, f"{name} tokenizer ids -> learned embeddings"
-
-
-class MaskedBiLSTM(nn.Module):
-    """Two LSTMs, the backward one reading each sequence reversed within its own length.
-
-    Same trick as :class:`sernb.models.audio.BiLSTMAudio`: exact at the padding, and much faster on
-    CPU than packed sequences. Returns (B, L, 2 * hidden) with zeros at padded steps.
-    """
-
-    def __init__(self, in_dim: int, hidden: int) -> None:
-        super().__init__()
-        self.ahead = nn.LSTM(in_dim, hidden, batch_first=True)
-        self.back = nn.LSTM(in_dim, hidden, batch_first=True)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        lengths = mask.sum(1)
-        forward_states, _ = self.ahead(x)
-        backward_states, _ = self.back(reverse_padded(x, lengths))
-        out = torch.cat([forward_states, reverse_padded(backward_states, lengths)], dim=-1)
-        return out * mask.unsqueeze(-1).to(out.dtype)
 
 
 class DeepCNN(nn.Module):
@@ -139,12 +120,7 @@ def build_blstm_dcnn(n_classes: int = 6, text_model: str = "minilm", max_tokens:
                      frame_pool=frame_pool, **options)
 
 
+@register_input("word_ids")
 def word_ids_input(model: nn.Module, table: Any, context: dict[str, Any]) -> list[np.ndarray]:
     """Input provider ``word_ids``: the model's own tokenizer ids, unpadded."""
     return model.tokenize(table["text"].tolist())
-
-
-# Registered last: sernb.experiments imports this module at its end (no import cycle).
-from sernb.experiments import register_input  # noqa: E402
-
-register_input("word_ids")(word_ids_input)

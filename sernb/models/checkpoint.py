@@ -6,7 +6,7 @@
     model.safetensors   all weights (including the MFCC normalisation statistics)
     text/               tokenizer files and the text backbone's config.json (no hub needed)
 
-Used by ``sernb train`` (writes) and ``sernb predict`` / chapter "Try it on your voice" (reads).
+Used by ``sernb train`` (writes) and ``sernb predict`` / chapter "Try it yourself" (reads).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from sernb.models.fusion import mlp_head
+from sernb.models.inputs import INPUT_PROVIDERS, register_input
 from sernb.models.registry import register
 from sernb.models.text import TextEncoder
 
@@ -123,7 +124,6 @@ def dialog_context(model: COGMEN, table: pd.DataFrame, context: dict[str, Any]) 
 
     Rows of one dialog share the dialog's arrays (views, no copies). Cached in ``context``.
     """
-    from sernb.experiments import INPUT_PROVIDERS
     from sernb.models.text import frozen_token_states
 
     for column in ("dialog", "turn", "speaker"):
@@ -154,8 +154,6 @@ def dialog_context(model: COGMEN, table: pd.DataFrame, context: dict[str, Any]) 
     return out
 
 
-# Registered last: sernb.experiments imports this module at its end (no import cycle).
-from sernb.experiments import register_input  # noqa: E402
-
+# The three dialog fields come from one computation (cached in the context).
 for _field in COGMEN.inputs:
     register_input(_field)(lambda model, table, context, _f=_field: dialog_context(model, table, context)[_f])

@@ -2,7 +2,7 @@
 
 The paper's ablation (Table 2) and the single-modality rows of Table 1 are not separate
 classes: each is a :class:`ModelConfig` of the same :class:`~sernb.models.ser.SERModel`.
-Chapter "The model, piece by piece" builds them one field at a time.
+Chapter "Training the paper's model" builds them one field at a time.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 * :func:`concat_fusion`: the baseline's concatenation of the two global vectors.
 * :func:`mlp_head`: the 2-layer MLP classifier with dropout 0.3.
 
-Chapter "Cross-modal attention" plots the weights this module returns.
+Chapter "Table 5: what the attention looks at" plots the weights this module returns.
 """
 
 from __future__ import annotations

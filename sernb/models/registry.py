@@ -15,7 +15,7 @@ A factory always receives ``n_classes``; the profile-wide options ``text_model``
 and ``frame_pool`` only when its signature names them (:meth:`System.accepts`); user overrides
 (``ExperimentConfig.model_options``) always. The module it returns has
 ``forward(batch) -> {"logits": ..., "attention": ... or None}`` and an ``inputs`` tuple naming the
-batch fields it reads (see :mod:`sernb.data.dataset`). Chapter "Ablation" lists the systems.
+batch fields it reads (see :mod:`sernb.data.dataset`). Chapter "Table 2: the ablation" lists the systems.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 ``{"logits": (B, C), "attention": (B, heads, T', L) or None, "frame_mask": (B, T') or None,
 "audio_vec", "text_vec": (B, hidden) or None}`` (T' = T / frame_pool audio steps; the two vectors are
 each branch's global vector before fusion, for the contrastive loss). Which tensors it needs is
-listed in :attr:`SERModel.inputs`. Chapter "The model, piece by piece" walks through
+listed in :attr:`SERModel.inputs`. Chapter "Training the paper's model" walks through
 :meth:`SERModel.forward`.
 
 Missing modality (modality dropout, chapter "Beyond the paper: remedies for overfitting"): a batch

