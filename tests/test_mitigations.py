@@ -138,14 +138,14 @@ def test_mitigations_are_validated_with_clear_errors():
 def test_empty_optional_fields_leave_the_experiment_key_unchanged():
     from dataclasses import asdict
 
-    import sernb
+    from sernb.fingerprint import code_fingerprint
 
     table = pd.DataFrame({"utt_id": ["a", "b"], "label": ["ang", "sad"], "text": ["x", "y"]})
     config = experiments.ExperimentConfig()
     settings = {k: v for k, v in asdict(config).items()
                 if k not in experiments.RUNTIME_FIELDS and k not in experiments.OPTIONAL_FIELDS}  # keys before them
     corpus = config_hash([table["utt_id"].tolist(), table["label"].tolist(), table["text"].tolist()])
-    before = config_hash({"settings": settings, "corpus": corpus, "sernb": sernb.__version__})
+    before = config_hash({"settings": settings, "corpus": corpus, "code": code_fingerprint()})
     assert experiments.experiment_key(config, table) == before
     with_one = experiments.ExperimentConfig(mitigations={"supcon": 0.1})
     assert experiments.experiment_key(with_one, table) != before
