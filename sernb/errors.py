@@ -9,6 +9,7 @@ UserInputError     a bad option or argument (no such device, an empty seed list)
 DataError          a corpus file or recording that cannot be used (names the file, often the line)
 CheckpointError    a model folder that is missing, incomplete or damaged
 DeviceError        a device that does not exist here
+MissingDependency  a Python package the input needs is not installed (names the package)
 =================  ==================================================================================
 
 :class:`sernb.data.audio.AudioError` (an unusable recording) is a :class:`DataError`.
@@ -46,3 +47,7 @@ class DeviceError(UserInputError, RuntimeError):
 
 class DataNotFound(DataError, FileNotFoundError):
     """A corpus or file that is not where the user said (no IEMOCAP layout under the data root...)."""
+
+
+class MissingDependencyError(UserInputError, ImportError):
+    """A model folder or option needs a Python package that is not installed (the message names it)."""

@@ -40,3 +40,31 @@ def smoke_corpus(tmp_path_factory) -> str:
     from sernb.data.synth import generate
 
     return str(generate("smoke", out=tmp_path_factory.getbasetemp() / "smoke-corpus"))
+
+
+@pytest.fixture(scope="session")
+def smoke_transcripts(smoke_corpus) -> list[str]:
+    """The transcripts of the smoke corpus (what the stand-in SentencePiece model is trained on)."""
+    from sernb.data.iemocap import load_iemocap
+
+    return load_iemocap(smoke_corpus)["text"].tolist()
+
+
+@pytest.fixture(scope="session")
+def deberta_folder(tmp_path_factory, smoke_transcripts) -> str:
+    """A tiny DeBERTa-v3 in microsoft/deberta-v3-base's own layout (sernb.models.standins):
+    config.json, pytorch_model.bin only (``deberta.*`` + unused heads), spm.model trained on the
+    smoke transcripts, tokenizer_config.json; no tokenizer.json. Random weights."""
+    from sernb.models.standins import write_deberta_v3_folder
+
+    return str(write_deberta_v3_folder(tmp_path_factory.getbasetemp() / "hub" / "deberta-v3-base",
+                                       smoke_transcripts))
+
+
+@pytest.fixture(scope="session")
+def wav2vec2_folders(tmp_path_factory) -> dict[str, str]:
+    """Tiny wav2vec2 folders in facebook/wav2vec2-base's layout: ``{"bin": ..., "safetensors": ...}``."""
+    from sernb.models.standins import write_wav2vec2_folder
+
+    base = tmp_path_factory.getbasetemp() / "hub"
+    return {w: str(write_wav2vec2_folder(base / f"wav2vec2-base-{w}", weights=w)) for w in ("bin", "safetensors")}

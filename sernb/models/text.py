@@ -100,7 +100,46 @@ def resolve_text_model(name: str) -> TextModelSpec:
         "Either pass a local folder that holds the model (e.g. --text-model /path/to/deberta-v3-base, made "
         "with `hf download` or save_pretrained on a networked machine), or set HF_HUB_OFFLINE=0 on a "
         "machine with network access. Offline alternatives: " + ", ".join(SHORT_NAMES) + ".")
-    return TextModelSpec(name, source, location)
+    return TextModelSpec(name, source, location, untrained=source == "folder" and _is_standin(location))
+
+
+def _is_standin(folder: str) -> bool:
+    from sernb.models.standins import is_standin
+
+    return is_standin(folder)
+
+
+#: Python packages that transformers needs to turn a SentencePiece ``spm.model`` (DeBERTa-v3,
+#: XLM-R, T5...) into its fast tokenizer when the folder has no ``tokenizer.json``: sentencepiece
+#: reads the model, protobuf parses it. Without them transformers 5 falls back to a tiktoken
+#: reader and fails with "`tiktoken` is required", which names the wrong package.
+SPM_PACKAGES = {"sentencepiece": "sentencepiece", "google.protobuf": "protobuf"}
+
+
+def check_tokenizer_dependencies(folder: str | os.PathLike, name: str) -> None:
+    """Raise :class:`sernb.errors.MissingDependencyError` when ``folder`` has a SentencePiece
+    model but no ``tokenizer.json`` and a package needed to read it is not installed."""
+    import importlib.util
+
+    folder = Path(folder)
+    spm = [f for f in ("spm.model", "tokenizer.model", "sentencepiece.bpe.model") if (folder / f).is_file()]
+    if not spm or (folder / "tokenizer.json").is_file():
+        return
+    missing = [pkg for module, pkg in SPM_PACKAGES.items() if _find_spec(importlib.util, module) is None]
+    if missing:
+        from sernb.errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            folder / spm[0], f"text model {name!r} ships a SentencePiece tokenizer ({spm[0]}, no tokenizer.json); "
+            f"reading it needs the package(s) {', '.join(missing)}, which are not installed: "
+            f"pip install {' '.join(missing)} (sernb declares them; reinstall with `pip install -e .`)")
+
+
+def _find_spec(util, module: str):
+    try:
+        return util.find_spec(module)
+    except (ImportError, ValueError):  # a parent package is missing
+        return None
 
 
 def locate_model(hub_id: str, what: str, advice: str) -> tuple[str, str]:
@@ -155,6 +194,8 @@ def load_text_backbone(spec: TextModelSpec) -> tuple[nn.Module, object]:
     hf_logging.set_verbosity_error()  # the "some weights were not used" chatter is expected
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a "Loading weights" bar per model would litter every chapter
+    if spec.source == "folder":
+        check_tokenizer_dependencies(spec.location, spec.name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.location, local_files_only=hub_offline())
         if _BUILD_FROM_CONFIG[-1]:
@@ -162,6 +203,14 @@ def load_text_backbone(spec: TextModelSpec) -> tuple[nn.Module, object]:
                                                                         local_files_only=hub_offline()))
         else:
             backbone = AutoModel.from_pretrained(spec.location, local_files_only=hub_offline())
+    except ValueError as err:
+        if "tiktoken" not in str(err) and "sentencepiece" not in str(err).lower():
+            raise
+        from sernb.errors import MissingDependencyError
+
+        raise MissingDependencyError(spec.location, f"the tokenizer of text model {spec.name!r} could not be "
+                                     f"read ({err}); for a SentencePiece model (spm.model) install the packages "
+                                     "sentencepiece and protobuf") from err
     except OSError as err:
         where = "hub id" if spec.source == "hub" else "folder"
         raise OSError(f"could not load text model {spec.name!r} from {where} {spec.location!r}: "

@@ -51,7 +51,9 @@ def resolve_audio_model(name: str = DEFAULT_AUDIO_MODEL) -> AudioModelSpec:
         "Pass a local folder that holds it (--audio-model /path/to/wav2vec2-base, saved with "
         "`hf download facebook/wav2vec2-base` on a networked machine) or set HF_HUB_OFFLINE=0 where the "
         "hub is reachable.")
-    return AudioModelSpec(name, source, location)
+    from sernb.models.standins import is_standin
+
+    return AudioModelSpec(name, source, location, untrained=source == "folder" and is_standin(location))
 
 
 def load_ssl_backbone(spec: AudioModelSpec) -> nn.Module:
