@@ -125,7 +125,7 @@ shown
 # %%
 for name, why in compare.not_run_reasons(frame).items():
     print(f"{name}: not run. {why}")
-ran = frame[frame["status"] == "ran"]
+ran = frame[frame["status"].str.startswith("ran")]
 print(f"{len(ran)} of {len(frame)} rows ran on {viz.corpus_name(corpus)}")
 
 # %% [markdown]
@@ -161,7 +161,7 @@ print(f"pairs ordered differently: {len(agreement['discordant'])} of {agreement[
 top_ours = agreement["order_ours"][0] if agreement["order_ours"] else None
 top_paper = agreement["order_paper"][0] if agreement["order_paper"] else None
 print(f"best system here: {top_ours}; best in the paper (among rows that ran): {top_paper}")
-ran_rows = indexed[indexed["status"] == "ran"]
+ran_rows = indexed[indexed["status"].str.startswith("ran")]
 if "Ours" in ran_rows.index and len(ran_rows) > 1:
     best = ran_rows.drop(index="Ours")["accuracy"].idxmax()
     ours_gap = ran_rows.at["Ours", "accuracy"] - ran_rows.at[best, "accuracy"]

@@ -48,7 +48,7 @@ def paper_vs_ours(table1: pd.DataFrame) -> pd.DataFrame:
         "system": table1.get("system", table1["paper_name"]),
         "text encoder": table1.get("text_encoder", "-"),
         "audio encoder": table1.get("audio_encoder", "-"),
-        "status": [s if s == "ran" else "not run" for s in table1["status"]],
+        "status": [s if str(s).startswith("ran") else "not run" for s in table1["status"]],
         "runs": table1.get("n_runs", np.nan),
         "accuracy (ours)": [mean_std(m, s) for m, s in zip(table1["accuracy"], spread["accuracy"], strict=True)],
         "macro-F1 (ours)": [mean_std(m, s) for m, s in zip(table1["macro_f1"], spread["macro_f1"], strict=True)],
@@ -105,7 +105,7 @@ def paper_vs_ours_long(table1: pd.DataFrame, metric: str = "accuracy") -> pd.Dat
     for _, r in table1.iterrows():
         rows.append({"model": r["paper_name"], "source": "paper reported (IEMOCAP)", "value": r[paper_col],
                      "error": np.nan})
-        if r["status"] == "ran":
+        if str(r["status"]).startswith("ran"):
             one = r.get("n_runs", 2) == 1  # the std of one run is not a spread
             rows.append({"model": r["paper_name"], "source": "ours", "value": r[metric],
                          "error": np.nan if one else r[f"{metric}_std"]})
