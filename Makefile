@@ -28,9 +28,10 @@ corpus: install
 	$(BIN)/sernb synth --size default
 
 # make book [PROFILE=smoke|offline|full] [DATA_ROOT=/path/to/iemocap] [DEVICE=cuda] [CELL_TIMEOUT=s]
+#           [TEXT_MODEL=/path/to/deberta-v3-base] [AUDIO_MODEL=/path/to/wav2vec2-base]
 # runs every chapter into runs/$(PROFILE)/ and builds book/_build/html from those runs.
 book: install
-	$(BIN)/sernb reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") --device $(or $(DEVICE),auto) $(if $(CELL_TIMEOUT),--cell-timeout $(CELL_TIMEOUT)) --build
+	$(BIN)/sernb reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") --device $(or $(DEVICE),auto) $(if $(CELL_TIMEOUT),--cell-timeout $(CELL_TIMEOUT)) $(if $(TEXT_MODEL),--text-model "$(TEXT_MODEL)") $(if $(AUDIO_MODEL),--audio-model "$(AUDIO_MODEL)") --build
 
 test: install
 	$(BIN)/ruff check sernb tests book

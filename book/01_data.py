@@ -39,6 +39,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic corpus
 DEVICE = "auto"  # unused here (no model yet); every chapter takes the same settings
+TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
+AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
 SEED = 0  # seeds the random split and the choice of examples
 
 # %%
@@ -50,7 +52,7 @@ from sernb.data import features, splits
 from sernb.data.audio import load_audio
 
 viz.setup_notebook()
-settings = experiments.ExperimentConfig.from_profile(PROFILE, data_root=DATA_ROOT)
+settings = experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, data_root=DATA_ROOT)
 print(f"profile {PROFILE!r}: corpus {settings.corpus}, {settings.classes} classes")
 
 # %% [markdown]

@@ -35,6 +35,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
+TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
+AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
 
 # %%
 import numpy as np
@@ -44,7 +46,7 @@ from sernb import curves, experiments, viz
 from sernb.models.registry import build_model, get_system
 
 viz.setup_notebook()
-settings = experiments.ExperimentConfig.from_profile(PROFILE, system="ours", data_root=DATA_ROOT,
+settings = experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, system="ours", data_root=DATA_ROOT,
                                                      device=DEVICE)
 print(f"profile {PROFILE!r}: corpus {settings.corpus}, {settings.classes} classes, "
       f"{settings.protocol} protocol, seeds {settings.seeds}")
@@ -241,7 +243,7 @@ for (true, pred), share in worst.items():
 
 # %%
 baseline = experiments.run(experiments.ExperimentConfig.from_profile(
-    PROFILE, system="baseline", data_root=DATA_ROOT, device=DEVICE))
+    PROFILE, text_model=TEXT_MODEL, system="baseline", data_root=DATA_ROOT, device=DEVICE))
 pair = {"baseline": baseline, "ours": result}
 curves.per_class_f1_figure(pair, highlight=("exc", "hap"))
 

@@ -39,7 +39,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
-AUDIO_MODEL = "wav2vec2-base"  # Wav2Vec2.0 row: short name, hub id or folder of pretrained weights
+TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
+AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
 
 # %%
 import pandas as pd
@@ -49,7 +50,7 @@ from sernb.models.registry import get_system
 from sernb.utils import PROJECT_ROOT
 
 viz.setup_notebook()
-settings = experiments.ExperimentConfig.from_profile(PROFILE, data_root=DATA_ROOT, device=DEVICE)
+settings = experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, data_root=DATA_ROOT, device=DEVICE)
 corpus = experiments.load_corpus(settings)
 OUT = PROJECT_ROOT / "runs" / PROFILE / "table1"
 print(f"profile {PROFILE!r}: {viz.corpus_name(corpus)}, {len(corpus)} utterances, {settings.classes} classes")
@@ -105,7 +106,8 @@ pd.DataFrame([{"system": name, "paper row": row.name, "builds": get_system(name)
 # run on this machine is not an error: its `status` says why.
 
 # %%
-frame = table1.table1(profile=PROFILE, out=OUT, audio_model=AUDIO_MODEL, data_root=DATA_ROOT, device=DEVICE)
+frame = table1.table1(profile=PROFILE, out=OUT, audio_model=AUDIO_MODEL, text_model=TEXT_MODEL, data_root=DATA_ROOT,
+                      device=DEVICE)
 frame[["paper_name", "status", "n_runs", "train_seconds", "seconds_per_epoch"]].set_index("paper_name")
 
 # %% [markdown]

@@ -33,6 +33,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
+TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
+AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
 
 # %%
 import pandas as pd
@@ -43,7 +45,7 @@ from sernb.models.registry import build_model, get_system
 
 viz.setup_notebook()
 STEPS = ("baseline", "ablation_lstm", "ablation_finetune", "ours")  # the rows of Table 2, in order
-configs = {name: experiments.ExperimentConfig.from_profile(PROFILE, system=name, data_root=DATA_ROOT,
+configs = {name: experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, system=name, data_root=DATA_ROOT,
                                                            device=DEVICE) for name in STEPS}
 settings = configs["ours"]
 print(f"profile {PROFILE!r}: corpus {settings.corpus}, {settings.protocol} protocol, "

@@ -40,6 +40,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
+TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
+AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
 SEED = 0  # one seed: the split and the initialisation
 EPOCHS = 12  # epochs without early stopping (at least the profile's)
 BASELINE = True  # also train the baseline (mean-pooled MFCC, frozen text encoder)
@@ -52,9 +54,9 @@ import pandas as pd
 from sernb import curves, experiments, viz
 
 viz.setup_notebook()
-base = experiments.ExperimentConfig.from_profile(PROFILE, system="ours", data_root=DATA_ROOT,
+base = experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, system="ours", data_root=DATA_ROOT,
                                                  device=DEVICE)
-epochs = base.epochs if PROFILE == "smoke" else max(EPOCHS, base.epochs)
+epochs = base.epochs if PROFILE in ("smoke", "full-smoke") else max(EPOCHS, base.epochs)
 # patience=None trains every epoch; from_profile ignores None overrides, so replace() sets it
 settings = dataclasses.replace(base, epochs=epochs, patience=None, seeds=(SEED,))
 every = max(1, epochs // 4)  # four rows, like the paper's epochs 5, 10, 15, 20

@@ -43,6 +43,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release (full profile); None: the profile's corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
+TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
+AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
 BENCH_MAX_UTTS = 128  # at most this many utterances timed (None: the profile's default)
 PAPER_SIZE = False  # also time a DeBERTa-v3-base-sized model with random weights
 SCALING_SIZES = None  # corpus sizes for the scaling plot; None: 1/8, 1/4, 1/2 and all
@@ -56,7 +58,7 @@ from sernb import bench, compare, experiments, viz
 from sernb.utils import PROJECT_ROOT
 
 viz.setup_notebook()
-corpus = experiments.load_corpus(experiments.ExperimentConfig.from_profile(PROFILE, data_root=DATA_ROOT))
+corpus = experiments.load_corpus(experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, data_root=DATA_ROOT))
 OUT = PROJECT_ROOT / "runs" / PROFILE
 default_utts = bench.BenchSettings.for_profile(PROFILE).n_utts
 n_utts = default_utts if BENCH_MAX_UTTS is None else min(BENCH_MAX_UTTS, default_utts)
@@ -76,7 +78,8 @@ print(f"profile {PROFILE!r}: {viz.corpus_name(corpus)}; timing on {n_utts} utter
 
 # %%
 report = bench.run_benchmarks(profile=PROFILE, device=DEVICE, json_path=OUT / "bench.json", n_utts=n_utts,
-                              paper_size=PAPER_SIZE, data_root=DATA_ROOT, reuse=not REMEASURE)
+                              paper_size=PAPER_SIZE, data_root=DATA_ROOT, text_model=TEXT_MODEL,
+                              reuse=not REMEASURE)
 if report.get("reused"):
     print(f"timings measured on {report.get('created', 'an earlier run')} on this machine, read back from {report['reused']}")
 env = report["environment"]
@@ -201,7 +204,7 @@ if PROFILE == "smoke":
 # bends upward would point at something quadratic (padding to the longest clip, for one).
 
 # %%
-scale = bench.scaling(PROFILE, sizes=SCALING_SIZES, device=DEVICE, data_root=DATA_ROOT,
+scale = bench.scaling(PROFILE, sizes=SCALING_SIZES, device=DEVICE, data_root=DATA_ROOT, text_model=TEXT_MODEL,
                       json_path=OUT / "scaling.json", reuse=not REMEASURE)
 scale.round(3)
 

@@ -38,6 +38,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
+TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
+AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
 TOP_K = 5  # tokens listed per class
 
 # %%
@@ -49,7 +51,7 @@ from sernb.data.features import MFCCConfig, mfcc
 from sernb.utils import pick_device
 
 viz.setup_notebook()
-config = experiments.ExperimentConfig.from_profile(PROFILE, system="ours", data_root=DATA_ROOT, device=DEVICE)
+config = experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, system="ours", data_root=DATA_ROOT, device=DEVICE)
 device = str(pick_device(DEVICE))
 table = experiments.load_corpus(config)
 corpus = viz.corpus_name(table)

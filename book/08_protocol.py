@@ -44,6 +44,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
+TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
+AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
 SYSTEMS = ["audio_only", "text_only", "ours"]  # run under both protocols
 LOSO_SEEDS = 1  # seeds 0..N-1 for the LOSO runs; None: the profile's seeds
 FOUR_CLASS_SYSTEMS = ["audio_only", "ours"]  # systems rerun with 4 classes
@@ -63,7 +65,7 @@ viz.setup_notebook()
 
 def config(system: str, **changes) -> experiments.ExperimentConfig:
     """The profile's settings for ``system``, with ``changes`` (None keeps the profile's)."""
-    return experiments.ExperimentConfig.from_profile(PROFILE, system=system, data_root=DATA_ROOT,
+    return experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, system=system, data_root=DATA_ROOT,
                                                      device=DEVICE, **changes)
 
 

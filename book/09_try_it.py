@@ -35,6 +35,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
+TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
+AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
 WAV = None  # a recording of your own (any format soundfile or ffmpeg reads); None: from the corpus
 TRANSCRIPT = None  # what is said in WAV (for a corpus clip, None: its own transcript)
 PICK = 0  # which test utterance of the corpus to use when WAV is None
@@ -53,7 +55,7 @@ from sernb.predict import TranscriptNeeded, predict_clip
 from sernb.utils import pick_device
 
 viz.setup_notebook()
-config = experiments.ExperimentConfig.from_profile(PROFILE, system="ours", data_root=DATA_ROOT, device=DEVICE)
+config = experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, system="ours", data_root=DATA_ROOT, device=DEVICE)
 device = str(pick_device(DEVICE))
 table = experiments.load_corpus(config)
 corpus = viz.corpus_name(table)

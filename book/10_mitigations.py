@@ -44,6 +44,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
+TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
+AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
 PROTOCOL = "random"  # "random" (the paper's 8:2 split) or "loso" (leave one session out)
 SEEDS = 1  # seeds per variant
 MODALITY_DROPOUT = 0.3  # probability that an utterance loses its audio or its text in training
@@ -62,7 +64,7 @@ from sernb import augment, experiments, robustness, viz
 from sernb.data.audio import load_audio
 
 viz.setup_notebook()
-base = experiments.ExperimentConfig.from_profile(PROFILE, system="ours", data_root=DATA_ROOT, device=DEVICE,
+base = experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, system="ours", data_root=DATA_ROOT, device=DEVICE,
                                                  protocol=PROTOCOL, seeds=tuple(range(SEEDS)))
 table = experiments.load_corpus(base)
 print(f"profile {PROFILE!r}: {viz.corpus_name(table)}, protocol {PROTOCOL}, seeds {base.seeds}, "
@@ -160,7 +162,7 @@ VARIANTS = {
 VARIANTS["all together"] = {k: v for remedy in VARIANTS.values() for k, v in remedy.items()}
 
 configs = {name: experiments.ExperimentConfig.from_profile(
-    PROFILE, system="ours", data_root=DATA_ROOT, device=DEVICE, protocol=PROTOCOL,
+    PROFILE, text_model=TEXT_MODEL, system="ours", data_root=DATA_ROOT, device=DEVICE, protocol=PROTOCOL,
     seeds=tuple(range(SEEDS)), mitigations=remedy) for name, remedy in VARIANTS.items()}
 results = {name: experiments.run(config, keep_model="first")
            for name, config in tqdm(configs.items(), desc="variants")}

@@ -77,6 +77,8 @@ class BenchSettings:
         """Defaults sized for ``profile``; ``overrides`` that are not None win."""
         sizes = {"smoke": dict(n_utts=32, batch_size=32, train_utts=16, repeats=3, warmup=1, train_epochs=1,
                                bucket_system="ablation_lstm"),
+                 "full-smoke": dict(n_utts=32, batch_size=32, train_utts=16, repeats=2, warmup=1, train_epochs=1,
+                                    bucket_system="ablation_lstm"),
                  "offline": dict(n_utts=256, repeats=7, warmup=2, train_epochs=2),
                  "full": dict(n_utts=512, repeats=20, warmup=5, train_epochs=2)}
         base = {"profile": profile, **sizes.get(profile, {})}

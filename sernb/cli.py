@@ -36,8 +36,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         report = reproduce(profile=args.profile, data_root=args.data_root, device=args.device,
                            chapters=args.chapters, build=args.build, extra_parameters=extra,
                            progress=not args.no_progress, cell_timeout=args.cell_timeout,
-                           stall_timeout=args.stall_timeout)
-    except (KeyError, ValueError, RuntimeError) as exc:  # unknown profile/chapter, no kernel
+                           stall_timeout=args.stall_timeout, text_model=args.text_model,
+                           audio_model=args.audio_model)
+    except (KeyError, ValueError, RuntimeError, FileNotFoundError) as exc:  # unknown profile/chapter, no kernel
         print(f"sernb reproduce: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     return 0 if report.ok else 1
@@ -309,16 +310,23 @@ def build_parser() -> argparse.ArgumentParser:
         "reproduce",
         help="run every book chapter headless on a profile (papermill), then build the book",
         description="Execute each chapter book/NN_*.py with papermill into runs/<profile>/<chapter>.ipynb, "
-        "injecting PROFILE, DATA_ROOT and DEVICE into its parameters cell; print a summary (time, output, "
+        "injecting PROFILE, DATA_ROOT, DEVICE, TEXT_MODEL and AUDIO_MODEL into its parameters cell; print a summary (time, output, "
         "failing cell) and build the Jupyter Book from the executed notebooks into book/_build/html. "
         "Exits non-zero if a chapter or the build fails.",
     )
     p.add_argument("--profile", default="offline",
                    help="smoke (CI: tiny corpus and models), offline (default: synthetic corpus, CPU), "
-                   "full (GPU server, IEMOCAP under --data-root) (default: %(default)s)")
+                   "full (GPU server, IEMOCAP under --data-root), full-smoke (CI: full's code paths at "
+                   "smoke size) (default: %(default)s)")
     p.add_argument("--data-root", default=None,
                    help="folder holding your corpus (e.g. IEMOCAP_full_release) for the full profile")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--text-model", default=None, metavar="MODEL",
+                   help="text encoder for every chapter (TEXT_MODEL): a local folder such as a copy of "
+                   "microsoft/deberta-v3-base, a hub id or a short name (default: the profile's)")
+    p.add_argument("--audio-model", default=None, metavar="MODEL",
+                   help="speech encoder of the Wav2Vec2.0 row (AUDIO_MODEL): a local folder such as a copy of "
+                   "facebook/wav2vec2-base, a hub id or a short name (default: wav2vec2-base)")
     p.add_argument("--chapters", nargs="+", default=None, metavar="CHAPTER",
                    help="only these chapters, by number or name (01, 01_data); default: all")
     p.add_argument("--build", action=argparse.BooleanOptionalAction, default=True,

@@ -9,6 +9,10 @@ offline    The default: the synthetic corpus (~1,400 six-class utterances), Mini
 full       A GPU server: IEMOCAP from a data root ($SERNB_DATA_ROOT or --data-root), DeBERTa-v3-base,
            leave-one-session-out, 5 seeds, the paper's batch 64 and learning rates, 20 epochs, 10 ms
            frames. Needs the hub or a local folder for DeBERTa.
+full-smoke CI only: the full profile's code paths (an IEMOCAP-format data root, LOSO, the
+           deberta-v3-base text model or the folder given with --text-model) at smoke sizes: one
+           seed, one epoch, short clips and texts. ``sernb reproduce --profile full-smoke
+           --data-root SMOKE --text-model FOLDER --audio-model FOLDER`` (tests/test_full_profile.py).
 =========  ==========================================================================================
 
 :class:`RunSettings` declares every setting once, with its help text; its optimisation part,
@@ -138,6 +142,10 @@ PROFILES: dict[str, Profile] = {
                     seeds=(0, 1, 2, 3, 4), epochs=20, patience=5, max_frames=1000,
                     # a chapter cell may train LOSO x 5 seeds on a GPU when the grid was not run first
                     cell_timeout=12 * 3600, stall_timeout=900),
+    # the researcher's path (full) shrunk so CI can run it in a couple of minutes on 2 cores
+    "full-smoke": Profile(name="full-smoke", corpus="iemocap", text_model="deberta-v3-base", protocol="loso",
+                          seeds=(0,), epochs=1, patience=None, max_frames=150, max_tokens=32, progress=False,
+                          cell_timeout=900, stall_timeout=300, **_CPU),
 }
 
 

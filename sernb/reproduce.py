@@ -3,8 +3,9 @@
 ``sernb reproduce --profile offline`` and ``make book PROFILE=offline`` call :func:`reproduce`:
 
 1. each chapter ``book/NN_*.py`` (py:percent) is converted in memory with jupytext and executed
-   by papermill with the kernel ``python3``, which injects ``PROFILE``, ``DATA_ROOT`` and
-   ``DEVICE`` after the chapter's ``parameters`` cell; the executed notebook is written to
+   by papermill with the kernel ``python3``, which injects ``PROFILE``, ``DATA_ROOT``,
+   ``DEVICE``, ``TEXT_MODEL`` and ``AUDIO_MODEL`` after the chapter's ``parameters`` cell
+   (``None`` model: the profile's own choice); the executed notebook is written to
    ``runs/<profile>/<chapter>.ipynb`` (cell by cell, so a long run can be watched);
 2. a summary table gives each chapter's time, output and, for a failure, the cell that failed;
    the same facts go to ``runs/<profile>/summary.json``;
@@ -156,15 +157,29 @@ def kernel_python(kernel_name: str = KERNEL_NAME) -> str:
 
 
 def parameters(profile: str, data_root: str | os.PathLike | None = None, device: str = "auto",
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The values papermill injects into every chapter's ``parameters`` cell."""
+               extra: dict[str, Any] | None = None, text_model: str | None = None,
+               audio_model: str | None = None) -> dict[str, Any]:
+    """The values papermill injects into every chapter's ``parameters`` cell.
+
+    ``text_model`` / ``audio_model``: a short name, hub id or folder (a folder is passed as an
+    absolute path, since the kernels run elsewhere); None lets each chapter use the profile's.
+    """
     params: dict[str, Any] = {
         "PROFILE": profile,
         "DATA_ROOT": None if data_root is None else str(Path(data_root).expanduser().resolve()),
         "DEVICE": device,
+        "TEXT_MODEL": _model_parameter(text_model),
+        "AUDIO_MODEL": _model_parameter(audio_model),
     }
     params.update(extra or {})
     return params
+
+
+def _model_parameter(name: str | None) -> str | None:
+    if name is None:
+        return None
+    folder = Path(name).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else name
 
 
 @contextlib.contextmanager
@@ -544,7 +559,8 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
               extra_parameters: dict[str, Any] | None = None, runs_dir: Path = RUNS_DIR,
               book_dir: Path = BOOK_DIR, build_dir: Path | None = None,
               progress: bool = True, cell_timeout: float | None = None,
-              stall_timeout: float | None = None) -> Report:
+              stall_timeout: float | None = None, text_model: str | None = None,
+              audio_model: str | None = None) -> Report:
     """Run the chosen chapters on ``profile`` and (optionally) build the book; print a summary.
 
     Chapters come from ``book_dir``, executed notebooks go to ``runs_dir/<profile>/``, the built
@@ -552,12 +568,20 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
     :class:`Report`; ``report.ok`` is False when a chapter or the build failed, or a built page
     loads something from the network. ``cell_timeout`` and ``stall_timeout`` (seconds; 0 turns
     one off) default to the profile's values: no chapter can wait forever (:func:`run_chapter`).
+    ``text_model`` / ``audio_model`` (a folder, hub id or short name; None: the profile's) go to
+    every chapter as ``TEXT_MODEL`` / ``AUDIO_MODEL``; a missing folder or an unreachable hub id
+    fails here, before any chapter runs.
     """
+    from sernb.models.text import resolve_text_model
+    from sernb.models.wav2vec import resolve_audio_model
     from sernb.profiles import get_profile
 
-    settings = get_profile(profile, data_root=data_root)  # unknown names fail before any work
+    settings = get_profile(profile, data_root=data_root, text_model=text_model)  # unknown names fail first
+    specs = [resolve_text_model(text_model)] if text_model is not None else []
+    if audio_model is not None:
+        specs.append(resolve_audio_model(audio_model))
     out_dir = Path(runs_dir) / profile
-    params = parameters(profile, data_root, device, extra_parameters)
+    params = parameters(profile, data_root, device, extra_parameters, text_model, audio_model)
     report = Report(profile=profile, parameters=params, kernel_python=kernel_python())
     _check_kernel(report.kernel_python)
     selected = select_chapters(chapters, book_dir)
@@ -570,7 +594,7 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
     if build:
         start = time.perf_counter()
         try:
-            stage = stage_book(out_dir, book_dir, announcement=_announcement(settings))
+            stage = stage_book(out_dir, book_dir, announcement=_announcement(settings, specs))
             html, _ = build_book(stage, build_dir or book_dir)
             report.book = _display_path(html / "index.html")
             report.external_refs = external_references(html)
@@ -622,14 +646,21 @@ def summary(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _announcement(settings) -> str:
-    """The banner on every built page: which profile and which corpus the numbers come from."""
+def _announcement(settings, specs: Sequence[Any] = ()) -> str:
+    """The banner on every built page: which profile and which corpus the numbers come from, and
+    which encoders were stand-ins with random weights (``specs``: the resolved model specs)."""
     if settings.data_root is None and settings.corpus == "synthetic":
         corpus = ("corpus: SYNTHETIC (eSpeak NG speech in the IEMOCAP layout); "
                   "its numbers are not IEMOCAP numbers")
     else:
         corpus = f"data root: {settings.data_root} (each chapter names the corpus it found there)"
-    return f"Built from the runs of profile '{settings.name}' on {time.strftime('%Y-%m-%d')}; {corpus}."
+    text = f"Built from the runs of profile '{settings.name}' on {time.strftime('%Y-%m-%d')}; {corpus}."
+    untrained = [spec for spec in specs if spec.untrained]
+    if untrained or settings.text_model.startswith("tiny"):
+        names = ", ".join(Path(s.location).name or s.name for s in untrained) or settings.text_model
+        text += (f" STAND-IN MODELS ({names}): RANDOM, UNTRAINED weights that only exercise the code; "
+                 "every number on this page means nothing.")
+    return text
 
 
 def _check_kernel(python: str) -> None:
@@ -649,8 +680,12 @@ def _filter_toc(node: Any, keep) -> Any:
     if isinstance(node, dict):
         if "file" in node and not keep(node["file"]):
             return None
-        return {k: _filter_toc(v, keep) if k in ("parts", "chapters", "sections") else v
+        kept = {k: _filter_toc(v, keep) if k in ("parts", "chapters", "sections") else v
                 for k, v in node.items()}
+        if "file" not in node and any(k in node for k in ("chapters", "sections")) and not any(
+                kept.get(k) for k in ("chapters", "sections")):
+            return None  # a part none of whose chapters ran (Jupyter Book refuses an empty part)
+        return {k: v for k, v in kept.items() if v != [] or k not in ("chapters", "sections")}
     return node
 
 

@@ -65,7 +65,7 @@ def describe_encoders(model: nn.Module) -> dict[str, str]:
 
 def table1(profile: str = "offline", protocol: str | None = None, seeds: int | Sequence[int] | None = None,
            out: str | Path = "runs/table1", *, systems: Sequence[str] = SYSTEMS,
-           audio_model: str = DEFAULT_AUDIO_MODEL, results_dir: str | Path | None = None,
+           audio_model: str | None = DEFAULT_AUDIO_MODEL, results_dir: str | Path | None = None,
            force: bool = False, **overrides: Any) -> pd.DataFrame:
     """Run every Table 1 system; write and return ``<out>/table1.csv``.
 
@@ -82,6 +82,7 @@ def table1(profile: str = "offline", protocol: str | None = None, seeds: int | S
         raise KeyError(f"not Table 1 systems: {unknown}; choose from {list(PAPER_TABLE1)}")
     if isinstance(seeds, int):
         seeds = tuple(range(seeds))
+    audio_model = audio_model or DEFAULT_AUDIO_MODEL  # None (a chapter's default): wav2vec2-base
     rows = [_row(name, profile, protocol, seeds, audio_model, results_dir, force, overrides)
             for name in systems]
     frame = pd.DataFrame(rows)

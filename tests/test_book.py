@@ -23,7 +23,8 @@ from sernb import reproduce as rp
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 CHAPTERS = rp.list_chapters(BOOK)
-REQUIRED_PARAMETERS = {"PROFILE": "offline", "DATA_ROOT": None, "DEVICE": "auto"}
+REQUIRED_PARAMETERS = {"PROFILE": "offline", "DATA_ROOT": None, "DEVICE": "auto", "TEXT_MODEL": None,
+                       "AUDIO_MODEL": None}
 
 
 def _ids(paths):
