@@ -28,6 +28,23 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_standins(args: argparse.Namespace) -> int:
+    """Write the stand-in model folders (hub layout, random weights) into OUT."""
+    from sernb.data.iemocap import load_iemocap
+    from sernb.models.standins import write_deberta_v3_folder, write_wav2vec2_folder
+
+    if args.data_root is None:
+        from sernb.data.synth import generate
+
+        args.data_root = str(generate("smoke"))
+    texts = load_iemocap(args.data_root)["text"].tolist()
+    out = Path(args.out)
+    text = write_deberta_v3_folder(out / "deberta-v3-base", texts, size=args.size)
+    audio = write_wav2vec2_folder(out / "wav2vec2-base", weights=args.weights, size=args.size)
+    print(f"stand-ins with RANDOM, UNTRAINED weights ({args.size}):\n  --text-model {text}\n  --audio-model {audio}")
+    return 0
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from sernb.reproduce import reproduce
 
@@ -305,6 +322,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="regenerate even if a complete corpus is already there")
     p.set_defaults(func=_cmd_synth)
 
+
+    p = sub.add_parser(
+        "standins",
+        help="write stand-in DeBERTa-v3 and wav2vec2 folders in the hub's layout (random weights)",
+        description="Write OUT/deberta-v3-base (config.json, pytorch_model.bin, spm.model trained on the "
+        "corpus' transcripts, tokenizer_config.json) and OUT/wav2vec2-base (config.json, "
+        "preprocessor_config.json, weights) laid out exactly as microsoft/deberta-v3-base and "
+        "facebook/wav2vec2-base ship them, with RANDOM weights: they exercise --text-model / --audio-model "
+        "(e.g. make book PROFILE=full TEXT_MODEL=OUT/deberta-v3-base) and time the real sizes; their "
+        "numbers mean nothing, and every page built from them says so.",
+    )
+    p.add_argument("out", help="folder to write deberta-v3-base/ and wav2vec2-base/ into")
+    p.add_argument("--size", choices=["tiny", "base"], default="tiny",
+                   help="tiny: seconds, a few MB; base: the real dimensions (12 x 768; ~0.7 GB DeBERTa) "
+                   "(default: %(default)s)")
+    p.add_argument("--weights", choices=["bin", "safetensors"], default="bin",
+                   help="wav2vec2 weights file: pytorch_model.bin or model.safetensors (default: %(default)s)")
+    p.add_argument("--data-root", default=None, metavar="DIR",
+                   help="IEMOCAP-format corpus whose transcripts train spm.model (default: the smoke corpus)")
+    p.set_defaults(func=_cmd_standins)
 
     p = sub.add_parser(
         "reproduce",

@@ -72,7 +72,7 @@ def test_no_module_imports_the_experiments_back_from_models():
 
 def test_profiles_and_experiments_share_the_settings():
     assert set(setting_names()) <= {f.name for f in fields(ExperimentConfig)}
-    assert {f.name for f in fields(Profile)} == {*setting_names(), "name", "cell_timeout", "stall_timeout"}
+    assert {f.name for f in fields(Profile)} == {*setting_names(), "name", "cell_timeout", "stall_timeout", "ci_only"}
     shared = {f.name for f in fields(TrainConfig)} & set(setting_names())
     assert shared == {f.name for f in fields(TrainingSettings)}
     assert shared == {"epochs", "batch_size", "lr", "lr_text", "patience", "class_weights", "device", "progress"}

@@ -103,7 +103,7 @@ def test_metrics_are_scikit_learns():
 
 
 def test_profiles():
-    assert set(PROFILES) == {"smoke", "offline", "full"}
+    assert set(PROFILES) == {"smoke", "offline", "full", "full-smoke"}
     full = get_profile("full")
     assert full.text_model == "deberta-v3-base" and full.protocol == "loso" and len(full.seeds) >= 3
     assert get_profile("offline", epochs=3, seeds=[0]).seeds == (0,)

@@ -140,3 +140,11 @@ def test_resolve_marks_standin_folders_untrained(deberta_folder, wav2vec2_folder
 
     assert resolve_text_model(deberta_folder).untrained
     assert resolve_audio_model(wav2vec2_folders["bin"]).untrained
+
+
+def test_standins_command_writes_both_folders(smoke_corpus, tmp_path, capsys):
+    assert main(["standins", str(tmp_path / "s"), "--data-root", smoke_corpus, "--weights", "safetensors"]) == 0
+    out = capsys.readouterr().out
+    assert "--text-model" in out and "UNTRAINED" in out
+    assert (tmp_path / "s" / "deberta-v3-base" / "spm.model").is_file()
+    assert (tmp_path / "s" / "wav2vec2-base" / "model.safetensors").is_file()

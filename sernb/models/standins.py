@@ -28,7 +28,7 @@ CPU; ``size="base"`` has the real models' dimensions (DeBERTa-v3-base: 12 layers
 (``sernb bench --paper-scale``, ``make gpu-check``). Their numbers mean nothing: every folder has a
 ``STANDIN.txt`` saying so, and sernb labels a model loaded from such a folder UNTRAINED.
 
-``sernb standins DIR`` writes both into ``DIR`` (chapter "Efficiency" and the README use it).
+``sernb standins DIR`` writes both into ``DIR`` (chapter "Table 3: efficiency" and the README use it).
 """
 
 from __future__ import annotations
