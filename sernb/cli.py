@@ -252,6 +252,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from sernb.bench import format_report, run_benchmarks
     from sernb.models.text import OfflineModelError
 
+    if args.paper_scale:
+        return _paper_scale(args)
+
     try:
         report = run_benchmarks(args.profile, device=args.device, json_path=args.json, systems=args.systems,
                                 repeats=args.repeats, warmup=args.warmup, n_utts=args.n_utts,
@@ -264,6 +267,29 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(format_report(report))
     if args.json:
         print(f"wrote {args.json}")
+    return 0
+
+
+def _paper_scale(args: argparse.Namespace) -> int:
+    """``sernb bench --paper-scale``: the paper-sized model's training step at the full profile's scale."""
+    import json
+
+    from sernb.errors import UserInputError
+    from sernb.paperscale import figures_table, measure
+
+    if args.data_root is None:
+        raise UserInputError(None, "--paper-scale needs --data-root: an IEMOCAP-format corpus such as "
+                             "`sernb synth --size iemocap --out DIR`")
+    json_path = args.json or "runs/paperscale.json"
+    report = measure(args.data_root, n_steps=args.repeats or 3, threads=args.threads, json_path=json_path,
+                     n_load=args.n_utts or 256)
+    for row in figures_table(report):
+        print(f"  {row['figure']:<50} {row['value']:<45} {row['kind']}")
+    print("H100 estimate:")
+    for line in report["estimate"]["arithmetic"]:
+        print(f"  {line}")
+    print("where one CPU step goes:", json.dumps(report.get("profile", {}).get("phases_s", {})))
+    print(f"wrote {json_path}")
     return 0
 
 
@@ -295,6 +321,12 @@ def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--paper-size", action="store_true",
                    help="also time the paper's model with a DeBERTa-v3-base-sized encoder of RANDOM weights "
                    "(timing only) and the 256-d BiLSTM")
+    p.add_argument("--paper-scale", action="store_true",
+                   help="instead: time TRAINING steps of the paper-sized model (random weights) at the full "
+                   "profile's scale (batch 64, up to 1,000 frames, 128 tokens) on --data-root, profile one "
+                   "step, measure data loading, and estimate the whole study on one H100; writes --json "
+                   "(default runs/paperscale.json), read by the efficiency chapter. Minutes on a CPU.")
+    p.add_argument("--threads", type=int, default=2, help="torch threads for --paper-scale (default: %(default)s)")
     p.add_argument("--paper-batch", type=int, default=None,
                    help="batch size for --paper-size (default: --batch-size on GPU, 8 on CPU)")
     p.set_defaults(func=_cmd_bench)
@@ -314,8 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Speech comes from eSpeak NG (the espeakng-loader package); nothing is downloaded. "
         "The same seed gives byte-identical files.",
     )
-    p.add_argument("--size", choices=["smoke", "default"], default="default",
-                   help="smoke: ~150 utterances for CI; default: ~1,600 for the book (default: %(default)s)")
+    p.add_argument("--size", choices=["smoke", "default", "iemocap"], default="default",
+                   help="smoke: ~150 utterances for CI; default: ~1,600 for the book; iemocap: ~10,000 with "
+                   "IEMOCAP's label proportions and long turns (about 12 h of audio, ~1.4 GB; for measuring "
+                   "at the paper's scale) (default: %(default)s)")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default: data/synth/<size>); IEMOCAP_full_release/ is created inside")
     p.add_argument("--seed", type=int, default=0, help="random seed for text, voices and noise (default: %(default)s)")

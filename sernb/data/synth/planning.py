@@ -42,8 +42,24 @@ from sernb.data.synth.voices import (
 # The layout of sessions and dialogs for each size
 # ----------------------------------------------------------------------------------------------
 
-#: The corpus sizes: "smoke" (~150 utterances, for CI) and "default" (~1,600, for the book).
-SIZES = ("smoke", "default")
+#: The corpus sizes: "smoke" (~150 utterances, for CI), "default" (~1,600, for the book) and
+#: "iemocap" (~10,000, IEMOCAP's size, label proportions and long durations: for measuring at scale).
+SIZES = ("smoke", "default", "iemocap")
+
+#: IEMOCAP's label counts (10,039 utterances; design notes). The iemocap size draws the emotions of
+#: improvised turns from the six classes' share (7,380 utterances), labels ``xxx`` at IEMOCAP's rate
+#: and ``sur`` / ``oth`` at theirs; fea (40) and dis (2) are not generated.
+IEMOCAP_COUNTS = {"xxx": 2507, "fru": 1849, "neu": 1708, "ang": 1103, "sad": 1084, "exc": 1041, "hap": 595,
+                  "sur": 107, "fea": 40, "oth": 3, "dis": 2}
+IEMOCAP_PRIOR = {e: IEMOCAP_COUNTS[e] / 7380 for e in ("ang", "fru", "neu", "sad", "exc", "hap")}
+P_XXX_IEMOCAP = IEMOCAP_COUNTS["xxx"] / 10039
+#: Improvised turns per dialog at the iemocap size (8 scenarios x 2 markers x 5 sessions = 80 dialogs,
+#: plus 30 scripted dialogs of 20 lines: about 10,000 utterances).
+IEMOCAP_TURNS = (100, 135)
+#: At the iemocap size an improvised turn says 1 + Geometric(p) more sentences (capped): IEMOCAP's long
+#: tail of durations (median ~3.5 s, a few turns over 25 s).
+P_STOP_SENTENCE = 0.62
+MAX_SENTENCES = 9
 
 @dataclass(frozen=True)
 class DialogSpec:
@@ -56,6 +72,7 @@ class DialogSpec:
     script: str | None = None  # script key
     n_turns: int = 0  # improvised only
     lines: tuple[int, int] = (0, 0)  # scripted only: slice of the script
+    iemocap: bool = False  # the iemocap size: IEMOCAP's label proportions and long turns
 
 
 #: Dialogs that IEMOCAP splits in two recordings; we split them the same way.
@@ -83,15 +100,16 @@ def dialog_layout(size: str, seed: int) -> list[DialogSpec]:
         else:
             plan = [(m, s.number) for s in SCENARIOS for m in ("F", "M")]
             plan += [(m, key) for key in SCRIPTS for m in ("F", "M")]
-            turns, script_lines = (10, 15), 20
+            turns, script_lines = ((10, 15) if size == "default" else IEMOCAP_TURNS), 20
+        iemocap = size == "iemocap"
         for marker, key in plan:
             if isinstance(key, int):
                 name = f"Ses{session:02d}{marker}_impro{key:02d}"
                 spec = DialogSpec(name, session, marker, scenario=key,
-                                  n_turns=int(rng.integers(*turns)))
+                                  n_turns=int(rng.integers(*turns)), iemocap=iemocap)
             else:
                 name = f"Ses{session:02d}{marker}_{key}"
-                spec = DialogSpec(name, session, marker, script=key, lines=(0, script_lines))
+                spec = DialogSpec(name, session, marker, script=key, lines=(0, script_lines), iemocap=iemocap)
             specs.extend(_split_if_irregular(spec))
     return specs
 
@@ -102,13 +120,16 @@ def _split_if_irregular(spec: DialogSpec) -> list[DialogSpec]:
         return [spec]
     if spec.scenario is not None:
         half = spec.n_turns // 2
-        return [DialogSpec(spec.name + "a", spec.session, spec.marker, scenario=spec.scenario, n_turns=half),
+        return [DialogSpec(spec.name + "a", spec.session, spec.marker, scenario=spec.scenario, n_turns=half,
+                           iemocap=spec.iemocap),
                 DialogSpec(spec.name + "b", spec.session, spec.marker, scenario=spec.scenario,
-                           n_turns=spec.n_turns - half)]
+                           n_turns=spec.n_turns - half, iemocap=spec.iemocap)]
     start, stop = spec.lines
     cut = start + (stop - start) * 3 // 5
-    return [DialogSpec(spec.name, spec.session, spec.marker, script=spec.script, lines=(start, cut)),
-            DialogSpec(spec.name + "b", spec.session, spec.marker, script=spec.script, lines=(cut, stop))]
+    return [DialogSpec(spec.name, spec.session, spec.marker, script=spec.script, lines=(start, cut),
+                       iemocap=spec.iemocap),
+            DialogSpec(spec.name + "b", spec.session, spec.marker, script=spec.script, lines=(cut, stop),
+                       iemocap=spec.iemocap)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -288,14 +309,14 @@ def _delivery(rng: np.random.Generator, speaker: Speaker, emotion: str, intensit
 
 
 def _annotate(rng: np.random.Generator, emotion: str, speaker: Speaker,
-              evaluators: tuple[str, ...], dim_evaluators: tuple[str, ...]
+              evaluators: tuple[str, ...], dim_evaluators: tuple[str, ...], p_xxx: float = P_XXX
               ) -> tuple[str, list[str], tuple[float, float, float]]:
     """Evaluator lines in IEMOCAP's format; the label is their majority, ``xxx`` without one.
 
     Three evaluators vote a category (``C-E*``), two rate valence/activation/dominance
     (``A-E*``, averaged into the summary line), and the actor rates themself (``C-F1``/``C-M1``).
     """
-    if rng.random() < P_XXX:
+    if rng.random() < p_xxx:
         label, votes = "xxx", _disagreeing_votes(rng, emotion)
     else:
         n_agree = 3 if rng.random() < 0.55 else 2
@@ -401,6 +422,8 @@ def _improvised_steps(rng: np.random.Generator, spec: DialogSpec, scenario: Scen
     """Turns of an improvised dialog: speakers mostly alternate, emotions persist per speaker."""
     other = "M" if spec.marker == "F" else "F"
     roles = {spec.marker: scenario.role_a, other: scenario.role_b}
+    if spec.iemocap:  # IEMOCAP's class balance instead of the scenario's roles
+        roles = {spec.marker: IEMOCAP_PRIOR, other: IEMOCAP_PRIOR}
     letter = spec.marker if rng.random() < 0.6 else other
     previous: dict[str, str | None] = {"F": None, "M": None}
     steps = []
@@ -430,11 +453,17 @@ def _plan_turn(ctx: _DialogContext, utt_id: str, step: _Step, speaker: Speaker) 
     if step.line is None:
         carrier = CARRIERS[int(rng.choice(len(CARRIERS), p=CARRIER_P))]
         text = _compose_text(rng, step.emotion, carrier, speaker, ctx.scenario, ctx.motif)
+        if ctx.spec.iemocap:  # IEMOCAP's long turns: a few more sentences, now and then many
+            more = min(int(rng.geometric(P_STOP_SENTENCE)) - 1, MAX_SENTENCES - 1)
+            extra = [_compose_text(rng, step.emotion, carrier, speaker, ctx.scenario, ctx.motif)
+                     for _ in range(more)]
+            text = " ".join([text, *extra])
     else:  # the words are the script's; the actor may still deliver them flat
         carrier = "text" if rng.random() < P_FLAT_SCRIPTED else "both"
         text = _add_tokens(rng, step.emotion, step.line)
     intensity = float(rng.uniform(0.0, 0.2) if carrier == "text" else rng.uniform(0.7, 1.15))
-    label, evaluation, vad = _annotate(rng, step.emotion, speaker, ctx.evaluators, ctx.dim_evaluators)
+    label, evaluation, vad = _annotate(rng, step.emotion, speaker, ctx.evaluators, ctx.dim_evaluators,
+                                       P_XXX_IEMOCAP if ctx.spec.iemocap else P_XXX)
     junk_letter = _pick(rng, ("F", "M"))
     junk = None
     if rng.random() < 0.06 and junk_letter not in ctx.junk_used:
