@@ -12,7 +12,7 @@ TRANSFORMERS_OFFLINE ?= $(HF_HUB_OFFLINE)
 export TRANSFORMERS_OFFLINE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install book test lint lab corpus clean
+.PHONY: install book test lint lab corpus clean gpu-check
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,12 @@ book: install
 test: install
 	$(BIN)/ruff check sernb tests book
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+# On a machine with CUDA (< 8 min): pytest -m cuda, sernb bench --device cuda, one LOSO fold of
+# `full` with a random-weight DeBERTa-v3-base-sized stand-in; one summary (runs/gpu_check.json).
+# Without CUDA it says so (exit 3). GPU_CHECK_SIZE=iemocap uses the IEMOCAP-sized synthetic corpus.
+gpu-check: install
+	$(BIN)/sernb gpu-check --size $(or $(GPU_CHECK_SIZE),default) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)")
 
 # JupyterLab on book/: open NN_*.ipynb (jupytext keeps the paired .py in sync; widgets live).
 lab: install

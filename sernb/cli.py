@@ -28,6 +28,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gpu_check(args: argparse.Namespace) -> int:
+    from sernb.gpucheck import command
+
+    return command(args)
+
+
 def _cmd_standins(args: argparse.Namespace) -> int:
     """Write the stand-in model folders (hub layout, random weights) into OUT."""
     from sernb.data.iemocap import load_iemocap
@@ -412,6 +418,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "0: never (default: the profile's stall_timeout: smoke 300, offline 600, full 900)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
     p.set_defaults(func=_cmd_reproduce)
+
+    from sernb.gpucheck import add_arguments as add_gpu_check_arguments
+
+    p = sub.add_parser(
+        "gpu-check",
+        help="everything that needs a GPU in one run: pytest -m cuda, bench on cuda, one LOSO fold of full",
+        description="On a CUDA machine (under ~8 minutes): the tests marked cuda, `sernb bench --device cuda` "
+        "(fp32 vs bf16 vs torch.compile, batch-1 latency, throughput, the DeBERTa-v3-base-sized model) and "
+        "one leave-one-session-out fold of the full profile with a random-weight DeBERTa-v3-base-sized "
+        "stand-in, with GPU memory; one summary, also written as JSON. Without CUDA it says so and exits 3; "
+        "--device cpu --dry-run runs the same code at toy sizes.",
+    )
+    add_gpu_check_arguments(p)
+    p.set_defaults(func=_cmd_gpu_check)
 
     _add_train_parser(sub)
     _add_predict_parser(sub)

@@ -14,6 +14,18 @@ from pathlib import Path
 import pytest
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``cuda`` are skipped on machines without CUDA (``make gpu-check`` runs them)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (run `make gpu-check` on a GPU machine)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def session_data_home(tmp_path_factory) -> Path:
     """This session's ``$SERNB_DATA``: corpora and feature caches made by the tests."""

@@ -288,3 +288,22 @@ def test_killed_generation_leaves_no_workers_and_its_temp_folder_goes_next_time(
     assert folder.is_dir()  # nobody could clean up after kill -9 ...
     workers.remove_stale_temp_folders()
     assert not folder.exists()  # ... so the next generation does
+
+
+def test_iemocap_size_has_iemocap_shape_in_its_plan():
+    """``--size iemocap``: ~10,000 turns, ~7,400 in the six classes, IEMOCAP's label shares, long turns
+    (planned only: rendering it takes minutes, data/README.md gives the measured figures)."""
+    from collections import Counter
+
+    from sernb.data.synth.corpus import plan_corpus
+    from sernb.data.synth.planning import IEMOCAP_COUNTS
+
+    turns = [t for d in plan_corpus("iemocap", 0) for t in d.turns]
+    labels = Counter(t.label for t in turns)
+    six = sum(labels[e] for e in ("ang", "fru", "neu", "sad", "exc", "hap"))
+    assert 9_500 <= len(turns) <= 10_500 and 7_000 <= six <= 7_800
+    assert {t.speaker for t in turns} == {f"Ses{s:02d}{g}" for s in range(1, 6) for g in "FM"}
+    for label in ("xxx", "fru", "neu", "ang", "sad", "exc", "hap"):
+        assert abs(labels[label] / len(turns) - IEMOCAP_COUNTS[label] / 10_039) < 0.025, label
+    words = sorted(len(t.text.split()) for t in turns)
+    assert words[len(words) // 2] < 15 and words[-1] > 50  # mostly short, a long tail
