@@ -230,6 +230,48 @@ print(f"largest size: {largest['utterances']} utterances, {largest['audio_hours'
 # If the seconds per 1,000 utterances stay roughly constant from row to row, cost is linear
 # in corpus size, and the largest row extrapolates to IEMOCAP's 7,380 six-class utterances.
 #
+# ## The paper's scale: measured here, estimated for an H100
+#
+# The figures above use the profile's corpus and encoder. The paper's configuration is far
+# larger: a DeBERTa-v3-base text encoder (184 M parameters with its 128k-token embedding
+# table), batches of 64, 10 ms MFCC frames up to 1,000 per clip and 128 tokens, on an
+# IEMOCAP-sized corpus. `sernb bench --paper-scale` measures that training step on the machine
+# it runs on, with a model of DeBERTa-v3-base's exact shape and *random* weights (its speed and
+# memory are the real model's; its predictions mean nothing), and estimates the whole study on
+# one H100 from the measured FLOPs, with every assumption written next to the number. It takes
+# several minutes on a CPU, so this chapter never runs it: it reads the stored JSON. To produce
+# it (data/README.md gives the corpus's own figures):
+#
+# ```
+# sernb synth --size iemocap --out /tmp/iemocap-synth
+# sernb bench --paper-scale --data-root /tmp/iemocap-synth --json runs/paperscale.json
+# ```
+
+# %%
+from sernb import paperscale
+
+PAPER_SCALE_JSON = PROJECT_ROOT / "runs" / "paperscale.json"
+if PAPER_SCALE_JSON.is_file():
+    import json
+
+    scale_report = json.loads(PAPER_SCALE_JSON.read_text())
+    print(f"measured {scale_report['created']} on {scale_report['environment']['device_name']}, "
+          f"{scale_report['torch_threads']} torch threads; corpus {scale_report['corpus']['data_root']}")
+    from IPython.display import display
+
+    display(pd.DataFrame(paperscale.figures_table(scale_report)).set_index("figure"))
+    print("\n".join(scale_report["estimate"]["arithmetic"]))
+else:
+    scale_report = None
+    print(f"no stored paper-scale measurement at {PAPER_SCALE_JSON}; run the two commands above to make one")
+
+# %% [markdown]
+# Read the two kinds of row differently. "Measured here" rows are timings of this code on the
+# named machine. "Estimated" rows are arithmetic on those measurements: the FLOPs of a step
+# divided by an H100's bf16 peak at a stated utilisation, plus the BiLSTM's 1,000 sequential
+# time steps (which no amount of peak FLOP/s makes parallel), plus overhead. `make gpu-check`
+# on a GPU machine replaces the estimate with a measured step.
+#
 # ## Summary
 #
 # * Every figure above is measured on the device named with it; the paper's Table 3 values

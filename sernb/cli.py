@@ -286,7 +286,9 @@ def _paper_scale(args: argparse.Namespace) -> int:
     if args.data_root is None:
         raise UserInputError(None, "--paper-scale needs --data-root: an IEMOCAP-format corpus such as "
                              "`sernb synth --size iemocap --out DIR`")
-    json_path = args.json or "runs/paperscale.json"
+    from sernb.utils import PROJECT_ROOT
+
+    json_path = args.json or str(PROJECT_ROOT / "runs" / "paperscale.json")
     report = measure(args.data_root, n_steps=args.repeats or 3, threads=args.threads, json_path=json_path,
                      n_load=args.n_utts or 256)
     for row in figures_table(report):
