@@ -239,8 +239,10 @@ print(f"largest size: {largest['utterances']} utterances, {largest['audio_hours'
 # it runs on, with a model of DeBERTa-v3-base's exact shape and *random* weights (its speed and
 # memory are the real model's; its predictions mean nothing), and estimates the whole study on
 # one H100 from the measured FLOPs, with every assumption written next to the number. It takes
-# several minutes on a CPU, so this chapter never runs it: it reads the stored JSON. To produce
-# it (data/README.md gives the corpus's own figures):
+# several minutes on a CPU, so this chapter never runs it: it reads the stored JSON, yours in
+# `runs/paperscale.json` if you made one, else the one stored with the book
+# (`book/measured/paperscale_cpu.json`, measured on a shared 2-core CPU). To produce yours
+# (data/README.md gives the corpus's own figures):
 #
 # ```
 # sernb synth --size iemocap --out /tmp/iemocap-synth
@@ -250,7 +252,10 @@ print(f"largest size: {largest['utterances']} utterances, {largest['audio_hours'
 # %%
 from sernb import paperscale
 
-PAPER_SCALE_JSON = PROJECT_ROOT / "runs" / "paperscale.json"
+# your own measurement if you made one, else the one stored with the book (its machine is named)
+PAPER_SCALE_JSON = next((p for p in (PROJECT_ROOT / "runs" / "paperscale.json",
+                                     PROJECT_ROOT / "book" / "measured" / "paperscale_cpu.json") if p.is_file()),
+                        PROJECT_ROOT / "runs" / "paperscale.json")
 if PAPER_SCALE_JSON.is_file():
     import json
 
