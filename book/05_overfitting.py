@@ -40,8 +40,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
-TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
-AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
+TEXT_MODEL = None  # text encoder: None means the profile's, else "deberta-v3-base", a hub id or a folder
+AUDIO_MODEL = None  # speech encoder of the Wav2Vec2.0 row: None means wav2vec2-base, else a hub id or a folder
 SEED = 0  # one seed: the split and the initialisation
 EPOCHS = 12  # epochs without early stopping (at least the profile's)
 BASELINE = True  # also train the baseline (mean-pooled MFCC, frozen text encoder)

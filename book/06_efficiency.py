@@ -43,8 +43,8 @@
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release (full profile); None: the profile's corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
-TEXT_MODEL = None  # text encoder: None = the profile's; "deberta-v3-base", a hub id or a local folder
-AUDIO_MODEL = None  # speech encoder (Wav2Vec2.0 row): None = wav2vec2-base; a hub id or a local folder
+TEXT_MODEL = None  # text encoder: None means the profile's, else "deberta-v3-base", a hub id or a folder
+AUDIO_MODEL = None  # speech encoder of the Wav2Vec2.0 row: None means wav2vec2-base, else a hub id or a folder
 BENCH_MAX_UTTS = 128  # at most this many utterances timed (None: the profile's default)
 PAPER_SIZE = False  # also time a DeBERTa-v3-base-sized model with random weights
 SCALING_SIZES = None  # corpus sizes for the scaling plot; None: 1/8, 1/4, 1/2 and all

@@ -89,7 +89,7 @@ class RunSettings(TrainingSettings):
                                     none_allowed=False, metavar="DIR",
                                     default_text="none: the generated synthetic corpus; full: $SERNB_DATA_ROOT")
     synth_size: str = setting("default", "size of the generated synthetic corpus when no data root is given",
-                              choices=("smoke", "default"))
+                              choices=("smoke", "default", "iemocap"))
     classes: int = setting(6, "6: the paper's classes; 4: neu/ang/sad/hap with exc merged", choices=(6, 4))
     text_model: str = setting("minilm", "minilm (offline), deberta-v3-base, a hub id or a local folder "
                               "(sernb.models.text.resolve_text_model)")

@@ -350,3 +350,15 @@ def test_chapter_kernels_get_clients_that_wait_in_short_slices():
     with pytest.raises(Empty):
         asyncio.run(channel.get_msg(timeout=5))
     assert len(polls) >= 3 and max(polls) <= rp.WAKE_S * 1000  # never one long wait
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_papermill_parses_every_parameter(chapter: Path):
+    """papermill reads each ``NAME = value  # help`` line; one it cannot parse ("Unable to parse line")
+    is still overwritten by injection, but `papermill --help-notebook` loses it and a warning is printed."""
+    from papermill.translators import PythonTranslator
+
+    cell = _parameter_cells(chapter)[0]
+    names = {p.name for p in PythonTranslator.inspect(cell)}
+    assigned = {node.targets[0].id for node in ast.parse(cell.source).body}
+    assert names == assigned, f"{chapter.name}: papermill cannot parse {sorted(assigned - names)}"
