@@ -158,12 +158,13 @@ for _, row in mismatch.iterrows():
 # %%
 patience = base.patience or 2
 for name, r in results.items():
-    records = next(iter(r.history.values()))
+    run_name, records = next(iter(r.history.items()))  # the first (fold, seed) run; LOSO has five folds
+    own = frames[name][frames[name]["run"] == run_name].set_index("epoch")
     stop, best = curves.early_stop(records, patience)
-    kept = frames[name].set_index("epoch").loc[best]
+    kept = own.loc[best]
     print(f"{name}: with patience {patience} training would stop after epoch {stop} of {epochs} and "
           f"keep epoch {best} (overfit ratio {kept['overfit_ratio']:.2f} there, "
-          f"{frames[name]['overfit_ratio'].iloc[-1]:.2f} at the last epoch)")
+          f"{own['overfit_ratio'].iloc[-1]:.2f} at the last epoch)")
 
 # %% [markdown]
 # ## Validation accuracy is not test accuracy
@@ -176,7 +177,8 @@ for name, r in results.items():
 # %%
 for name, r in results.items():
     run = r.runs.iloc[0]
-    val = frames[name].set_index("epoch").loc[int(run["best_epoch"]), "val_accuracy"]
+    own = frames[name][frames[name]["run"] == run["name"]].set_index("epoch")
+    val = own.loc[int(run["best_epoch"]), "val_accuracy"]
     print(f"{name}: kept epoch {run['best_epoch']}; validation accuracy there {100 * val:.1f}%, "
           f"test accuracy {100 * run['accuracy']:.1f}% ({run['n_val']} validation, "
           f"{run['n_test']} test utterances)")

@@ -20,7 +20,7 @@ from sernb import reproduce as rp
 from sernb.cli import main
 from sernb.profiles import get_profile
 
-CHAPTERS = ["01", "02", "03"]  # data (the IEMOCAP loader), training (LOSO, ours), Table 1 (every row)
+CHAPTERS = ["01", "02", "03", "05"]  # data (IEMOCAP loader), training (LOSO), Table 1 (every row), overfitting
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_full_smoke_keeps_the_full_profiles_code_paths():
 @pytest.mark.slow
 def test_every_chapter_runs_with_the_model_folders(full_run, deberta_folder, wav2vec2_folders):
     root, report = full_run
-    assert [c.chapter for c in report.chapters] == ["01_data", "02_training", "03_table1"]
+    assert [c.chapter for c in report.chapters] == ["01_data", "02_training", "03_table1", "05_overfitting"]
     assert all(c.ok for c in report.chapters), rp.summary(report)
     for chapter in report.chapters:
         nb = nbformat.read(root / "runs" / "full-smoke" / f"{chapter.chapter}.ipynb", as_version=4)
