@@ -141,15 +141,14 @@ for warning in heard.warnings:
 print("words: " + "  ".join(f"{w.word.strip()} {w.start:.2f}-{w.end:.2f}s" for w in heard.words))
 
 # %% [markdown]
-# The same model, the same audio, the recognised words instead of the transcript
-# (`predict_clip(..., asr=True)` does this when no text is given, and so does `sernb predict`
-# without `--text`):
+# The same model, the same audio, the recognised words instead of the transcript (what
+# `predict_clip(..., asr=True)` and `sernb predict` without `--text` do when no transcript is given):
 
 # %%
 if heard.empty:
     print("the recogniser heard no words, so the text branch has nothing to read; see the warnings above")
 else:
-    recognised = predict_clip(model, info, wav, None, device=device, source=str(model_dir), asr=True)
+    recognised = predict_clip(model, info, wav, heard.text, device=device, source=str(model_dir))
     print(f"with the transcript: {pred.label} (p = {pred.probs[pred.label]:.2f}); with the recognised words: "
           f"{recognised.label} (p = {recognised.probs[recognised.label]:.2f})")
     display(attention.probability_figure(recognised.probs, "Same audio, the recogniser's transcript"))

@@ -465,13 +465,16 @@ def transcribe(
     message in ``result.errors``. An empty transcript is not an error: its ``warnings`` say so.
     """
     from sernb.data.audio import AudioError
-    from sernb.data.features import _paths, cache_file
 
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     if isinstance(source, (str, os.PathLike)):
         source = [source]
-    paths = _paths(source)
+    if isinstance(source, pd.DataFrame):
+        if "wav_path" not in source.columns:
+            raise ValueError("the table has no 'wav_path' column; pass a table from sernb.data.load")
+        source = source["wav_path"].tolist()
+    paths = [os.path.abspath(p) for p in source]
     rec = recognizer or load_recognizer(model_dir, device, threads, beam_size, word_timestamps)
     folder = cache_folder(rec, cache_dir) if use_cache else None
     if folder is not None:
@@ -481,8 +484,7 @@ def transcribe(
     todo: list[tuple[int, str, Path | None]] = []
     for i, path in enumerate(paths):
         try:
-            target = None if folder is None else cache_file(path, folder).with_name(
-                cache_file(path, folder).stem + suffix + ".json")
+            target = None if folder is None else cache_file(path, folder, suffix)
         except AudioError as exc:
             _fail(result, i, exc, on_error)
             continue
@@ -522,6 +524,23 @@ def transcribe(
 def transcribe_file(path: str | os.PathLike, **kwargs) -> Transcript:
     """The :class:`Transcript` of one recording (cached); ``kwargs`` go to :func:`transcribe`."""
     return transcribe([path], on_error="raise", progress=kwargs.pop("progress", False), **kwargs)[0]
+
+
+def cache_file(path: str | os.PathLike, folder: Path, suffix: str = "") -> Path:
+    """Cache file of one clip: a hash of its absolute path, size and mtime, as for the MFCCs
+    (:func:`sernb.data.features.cache_file`; not imported, so that a change to the MFCC code does
+    not make every transcript stale)."""
+    from sernb.data.audio import AudioError
+
+    path = os.path.abspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise AudioError(path, "file not found") from None
+    except OSError as exc:
+        raise AudioError(path, f"cannot stat file: {exc}") from exc
+    digest = hashlib.sha256(f"{path}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
+    return folder / f"{digest}{suffix}.json"
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
@@ -606,23 +625,3 @@ def transcript_table(table: pd.DataFrame, transcripts: TranscriptList) -> pd.Dat
                      "no_speech_prob": tr.no_speech_prob, "seconds": tr.seconds, "empty": tr.empty,
                      "error": "; ".join(tr.warnings)})
     return pd.DataFrame(rows)
-
-
-def corpus_table(profile: str = "offline", corpus: str | None = None, data_root: str | None = None,
-                 classes: int | str | None = None) -> pd.DataFrame:
-    """The utterance table a profile studies (the synthetic corpus is generated on first use)."""
-    from sernb.data import load
-    from sernb.profiles import get_profile
-
-    prof = get_profile(profile, corpus=corpus, data_root=data_root)
-    if prof.corpus == "synthetic" and prof.data_root is None:
-        from sernb.data.synth import generate
-
-        root = generate(size=prof.synth_size)
-    elif prof.data_root is None:
-        raise UserInputError(None, f"corpus {prof.corpus!r} needs a data root (--data-root DIR)")
-    else:
-        root = prof.data_root
-    options = {} if prof.corpus in ("meld", "ravdess") and classes is None else \
-        {"classes": classes if classes is not None else prof.classes}
-    return load(prof.corpus, root, **options)

@@ -237,7 +237,7 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
             if args.words and tr.words:
                 print("  words: " + " ".join(f"{w.word.strip()}[{w.start:.2f}-{w.end:.2f}]" for w in tr.words))
         return 0
-    table = asr.corpus_table(args.profile or "offline", corpus=args.corpus, data_root=args.data_root)
+    table = _corpus_table(args.profile or "offline", corpus=args.corpus, data_root=args.data_root)
     if args.limit is not None and args.limit < len(table):
         table = table.sample(n=args.limit, random_state=0).sort_index()
     results = asr.transcribe(table, on_error="skip", **options)
@@ -257,6 +257,27 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
           f"(all edits / all reference words, after lower-casing and removing punctuation)")
     print(f"wrote {out}")
     return 0
+
+
+def _corpus_table(profile: str, corpus: str | None, data_root: str | None):
+    """The utterance table a profile studies, for `sernb transcribe` (synthetic: generated on first use).
+
+    Kept out of sernb.asr so that the transcript cache is not keyed on the corpus loaders' code."""
+    from sernb.data import load
+    from sernb.errors import UserInputError
+    from sernb.profiles import get_profile
+
+    prof = get_profile(profile, corpus=corpus, data_root=data_root)
+    if prof.corpus == "synthetic" and prof.data_root is None:
+        from sernb.data.synth import generate
+
+        root = generate(size=prof.synth_size)
+    elif prof.data_root is None:
+        raise UserInputError(None, f"corpus {prof.corpus!r} needs a data root (--data-root DIR)")
+    else:
+        root = prof.data_root
+    options = {} if prof.corpus in ("meld", "ravdess") else {"classes": prof.classes}
+    return load(prof.corpus, root, **options)
 
 
 def _add_transcribe_parser(sub: argparse._SubParsersAction) -> None:

@@ -116,8 +116,9 @@ def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike,
     if reads_text and not (text and text.strip()):
         raise TranscriptNeeded(
             f"the model in {source} ({info['system']}) reads the transcript as well as the audio: "
-            "pass it with --text \"...\". To predict from audio alone, train an audio-only model "
-            "(sernb train --system audio_only --out DIR) and pass --checkpoint DIR/model.")
+            "pass it with --text \"...\", or let the offline speech recogniser write it (asr=True; "
+            "`sernb predict` does so without --text). To predict from audio alone, train an audio-only "
+            "model (sernb train --system audio_only --out DIR) and pass --checkpoint DIR/model.")
     if text and not reads_text:
         notes.append("this model is audio-only; the transcript was ignored")
     if info.get("text_encoder", {}).get("untrained"):
