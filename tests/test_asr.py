@@ -187,3 +187,19 @@ def test_cli_transcribe_corpus_writes_wer_csv(smoke_model, tmp_path, capsys):
     frame = pd.read_csv(out)
     assert len(frame) == 2 and {"utt_id", "text", "asr_text", "wer", "confidence"} <= set(frame.columns)
     assert frame["asr_text"].notna().all() and (frame["wer"] >= 0).all()
+
+
+def test_upload_widget_fills_an_editable_transcript(smoke_model, clips):
+    import datetime
+
+    from sernb import widgets
+    from sernb.models.checkpoint import load_model
+
+    model, info = load_model(smoke_model[0])
+    upload, text, status, button, _ = widgets.try_it(model, info, 1, "smoke").children
+    data = open(clips[0], "rb").read()
+    upload.set_trait("value", ({"name": "mine.wav", "content": memoryview(data), "size": len(data),
+                                "last_modified": datetime.datetime.now(), "type": "audio/wav"},))
+    assert "believe" in text.value and "confidence" in status.value
+    text.value = "I cannot believe you did that."  # the student corrects it; Predict reads the box
+    button.click()
