@@ -389,8 +389,41 @@ print(f"mean F1 of excitement and happiness: baseline {exc_hap(baseline):.1f}, o
 #   rates than the paper, for reasons of time; the `full` profile keeps the paper's values.
 # * Every number above is a mean ± std over the profile's seeds, against the majority-class
 #   floor, on the corpus named in each figure.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** rerun with `PROFILE = "smoke"` to see how little a tiny corpus and two epochs
-# learn; or run `experiments.run(dataclasses.replace(settings, lr=1e-4, lr_text=2e-5))` in a new
-# cell (after `import dataclasses`) to train with the paper's learning rates on this profile,
-# and compare its curves with the ones above.
+# The first three exercises build models without training them and cost seconds. The last two
+# train: each new setting is a new run (about a minute per seed on the `offline` profile), stored
+# like the chapter's own, so a second rerun of the same cell reads it back at once.
+#
+# 1. **Count the BiLSTM's parameters by hand.** An `nn.LSTM(40, 128)` has, for each of its 4
+#    gates, a 128 x 40 input matrix, a 128 x 128 recurrent matrix and two bias vectors of 128.
+#    Compute the parameters of the two directions of `BiLSTMAudio` (the code is shown above),
+#    then check your number against the `audio` row of the printed parameter table.
+#    Do the same for the `head` (`mlp_head(512, 256, 6)`: which of the `Linear` layers holds
+#    more?).
+# 2. **Fewer heads, fewer parameters?** Build the model with 4 attention heads:
+#    `build_model("ours", n_classes=settings.classes, heads=4, **settings.shared_model_options())`
+#    and show `curves.parameter_table(...)` of it. Predict the `cross` row before you look.
+#    *What to expect:* read how `nn.MultiheadAttention` splits its 256 dimensions (above);
+#    then try `heads=6` and read the error message.
+# 3. **Where the masks act.** In the source of `CrossModalAttention` shown above, find the line
+#    that keeps padded tokens out of the softmax, and in `masked_mean` the line that keeps
+#    padded frames out of the average. For an utterance of two real frames and two padded ones,
+#    `x = torch.tensor([[[1.], [3.], [0.], [0.]]])` and
+#    `mask = torch.tensor([[True, True, False, False]])`, predict `masked_mean(x, mask)` and the
+#    plain `x.mean(1)`, then print both in a new cell (`import torch`). Which one would let
+#    the padding of a batch change an utterance's prediction?
+# 4. **The paper's learning rates.** In a new cell, `import dataclasses` and train seed 0 with
+#    the paper's values: `paper_lr = experiments.run(dataclasses.replace(settings, lr=1e-4,
+#    lr_text=2e-5, seeds=(0,)))`, then `print(paper_lr.summary())`. Predict whether the test
+#    accuracy is higher or lower than the seed-0 row of the "Test results, seed by seed"
+#    table, and draw `curves.curves_figure({"ours": result, "paper lr": paper_lr})`.
+#    *What to expect:* the section "Training settings" explains why the CPU profiles raise
+#    the learning rates; the curves show it.
+# 5. **Every 10 ms frame.** Train seed 0 with `frame_pool=1` instead of the profile's 3 (the
+#    paper's 10 ms steps): `dataclasses.replace(settings, frame_pool=1, seeds=(0,))`. Predict
+#    the seconds per epoch and compare with the printed `the stored runs took ...
+#    (... s per epoch)` line of this chapter (about three times as many LSTM steps; it is the
+#    slowest exercise here, a few minutes on two CPU cores).

@@ -185,6 +185,24 @@ widgets.try_it(model, info, config.frame_pool, corpus)
 #   44.1 kHz stereo copy.
 # * The text branch needs a transcript; without one `sernb` stops with a message, and a
 #   different sentence changes the prediction as printed above.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** set `PICK` to other test utterances, or record a sentence in two tones of voice
-# and compare the bars; then give both recordings the other's transcript.
+# The model is stored (chapter 2 trained it), so each exercise costs a second or two.
+#
+# 1. **Other test utterances.** Set `PICK = 1`, `2`, `3` and rerun. Before each, read the
+#    transcript and the true class printed above the player and predict the model's answer;
+#    check the printed `predicted: ..., p = ... (true: ..., right/wrong)` line. Are its wrong
+#    answers sure (p close to 1) or hesitant?
+# 2. **Words against voice.** In the cell that swaps the transcript, change `neutral` to a
+#    sentence of another emotion, for example `"I can't believe you did this to me again!"`.
+#    Predict the label, then read the printed `own transcript: ... ; "...": ...` line. Which
+#    branch wins when the words and the voice disagree?
+# 3. **A telephone line.** In the sample-rate cell, change both `44100`s to `8000`. An 8 kHz
+#    recording has nothing above 4 kHz, while the model's MFCCs cover up to 8 kHz. Predict the
+#    printed `largest change of a class probability`, larger or smaller than at 44.1 kHz?
+# 4. **Your own voice.** In JupyterLab, record the same sentence in two tones of voice (say,
+#    calm and angry), set `WAV` and `TRANSCRIPT` for each, and compare the bars; then give each
+#    recording the other's transcript. Keep in mind what the model has heard: a model trained
+#    on the synthetic corpus has only heard a speech synthesizer.
