@@ -195,7 +195,7 @@ if "Ours" in ran_rows.index and len(ran_rows) > 1:
 #
 # What *does* carry over is the comparison itself: every row here saw the same utterances,
 # the same split and the same seeds, so the ordering and the gaps between rows are
-# measured, with error bars. The chapter "The evaluation protocol" shows that the protocol
+# measured, with error bars. Chapter 8 (the evaluation protocol) shows that the protocol
 # (random 8:2 here, as in the paper) moves all rows at once.
 
 # %%

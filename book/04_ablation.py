@@ -196,11 +196,13 @@ cost
 #    a configuration that adds attention to a *frozen* encoder:
 #    `from sernb.models.config import ModelConfig`, then
 #    `from sernb.models.registry import register_config` and
-#    `register_config("attn_frozen", ModelConfig(finetune_text=False))`, and run it like the
-#    rows above: `attn = experiments.run(experiments.ExperimentConfig.from_profile(PROFILE,
-#    system="attn_frozen", data_root=DATA_ROOT, device=DEVICE))`. Compare `attn.summary()` with
-#    the printed `ablation_lstm` and `ours` summaries. Is the gain credited to attention the same
-#    when it comes before fine-tuning? (Cheap: a frozen encoder runs once per utterance.)
+#    `register_config("attn_frozen", ModelConfig(finetune_text=False), replace_existing=True)`,
+#    and run it like the rows above:
+#    `attn = experiments.run(experiments.ExperimentConfig.from_profile(PROFILE,
+#    system="attn_frozen", data_root=DATA_ROOT, device=DEVICE))`. Compare `attn.summary()`
+#    with the printed `ablation_lstm` and `ours` summaries. Is the gain credited to attention
+#    the same when it comes before fine-tuning? (Cheap: a frozen encoder runs once per
+#    utterance.)
 # 5. **Cost against gain.** Using the cost table and the printed gains, compute the points of
 #    accuracy per extra second of training per epoch for each step. Which step would you drop
 #    first on a laptop?

@@ -22,8 +22,8 @@
 # high-frequency band of the speech, negative words, and exclamation marks that coincide with
 # speech peaks. It reports three numbers from one example and no method.
 #
-# This chapter opens the attention of our trained model ("ours", the same run as the chapter
-# on training), first utterance by utterance, then measured over the whole test set: which
+# This chapter opens the attention of our trained model ("ours", the same run as
+# chapter 2), first utterance by utterance, then measured over the whole test set: which
 # tokens receive the attention in each class, how focused each head is, and whether the
 # attention of an audio step follows its loudness, pitch or high-frequency energy. The paper's
 # claims are shown beside our measurements, each labelled.

@@ -35,10 +35,11 @@
 # %% [markdown]
 # ## Settings
 #
-# `PROTOCOL` is `"random"` (the paper's 8:2 split, one fold) by default to keep the chapter
-# cheap; `"loso"` trains five folds per variant and is what a careful comparison needs.
-# `SEEDS` is the number of seeds per variant. The remaining values set the strength of the
-# remedies and the noise levels of the robustness test.
+# The chapter's only *parameters* cell (see chapter 1). `PROTOCOL` is `"random"` (the
+# paper's 8:2 split, one fold) by default to keep the chapter cheap; `"loso"` trains five
+# folds per variant and is what a careful comparison needs. `SEEDS` is the number of seeds
+# per variant. The remaining values set the strength of the remedies and the noise levels
+# of the robustness test.
 
 # %% tags=["parameters"]
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
