@@ -91,7 +91,8 @@ curves.parameter_table(model)
 # (Table 1), which cannot include a DeBERTa-v3-base encoder: by its model card that alone has
 # 86 M parameters in its layers plus 98 M in its embeddings. Where our encoder differs from
 # the paper's, the table above says which one ran.
-#
+
+# %% [markdown]
 # ## The code, part by part
 #
 # Below, each part of the model appears next to the paper's equation for it, with the code
