@@ -257,8 +257,29 @@ if ours is not None:
 #   compared on the same seeds.
 # * The paper's headline is a random-split, 6-class accuracy and is not comparable with the
 #   speaker-independent 4-class results that make up the IEMOCAP literature.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** set `LOSO_SEEDS = None` to use the profile's three seeds (15 runs per system),
-# or `FOUR_CLASS_PROTOCOL = "loso"` to run the literature's own setting for the 4-class
-# systems; with IEMOCAP, `PROFILE = "full"` makes every number in this chapter an IEMOCAP
-# number.
+# The runs of this chapter are stored; exercises 1 and 2 reread them. The others train new
+# runs: their cost is given.
+#
+# 1. **Which system gains most from a random split?** From chapter 1's leakage table, predict
+#    which of `audio_only`, `text_only` and `ours` has the largest gap between the random split
+#    and LOSO, and roughly how large. Check the printed `largest gap:` line and the per-system
+#    `gap` lines. Is your reasoning (voices vs sentences) confirmed?
+# 2. **The 4-class floor by hand.** From the class shares printed in chapter 1, compute the
+#    majority-class accuracy of the 4-class set (frustration dropped, excitement merged into
+#    happiness). Check against the printed floors table. Then compare the printed
+#    `... over its floor` numbers: is the 4-class task easier here once the floors are
+#    subtracted?
+# 3. **UA against WA.** Before reading the printed `the same gap in balanced accuracy (UA)`
+#    line, predict whether the protocol gap is larger in balanced accuracy than in accuracy,
+#    and why it might be (which classes does a speaker-independent model miss?).
+# 4. **More seeds for LOSO.** Set `LOSO_SEEDS = None` for the profile's three seeds (15 runs per
+#    system instead of 5: about three times the chapter's training time; seed 0 is reused).
+#    Predict whether any gap moves by more than its standard deviation.
+# 5. **The literature's setting.** Set `FOUR_CLASS_PROTOCOL = "loso"` (five runs per system
+#    instead of one). Predict the printed 4-class accuracy of `ours` under LOSO against the
+#    random split. With IEMOCAP, `PROFILE = "full"` makes every number of this chapter an
+#    IEMOCAP number.

@@ -232,7 +232,28 @@ widgets.try_it(model, info, config.frame_pool, corpus)
 # * The text branch needs a transcript. Without one, the offline recogniser (Whisper tiny.en)
 #   writes it, with a confidence and word timings; on the synthetic corpus it mishears often
 #   (eSpeak is hard to recognise), and a different sentence changes the prediction as printed above.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** set `PICK` to other test utterances, or record a sentence in two tones of voice
-# and compare the bars; then give both recordings the other's transcript. Compare the recogniser's
-# confidence with its word error rate over a few clips: does a low confidence warn you?
+# The model is stored (chapter 2 trained it), so each exercise costs a second or two.
+#
+# 1. **Other test utterances.** Set `PICK = 1`, `2`, `3` and rerun. Before each, read the
+#    transcript and the true class printed above the player and predict the model's answer;
+#    check the printed `predicted: ..., p = ... (true: ..., right/wrong)` line. Are its wrong
+#    answers sure (p close to 1) or hesitant?
+# 2. **Words against voice.** In the cell that swaps the transcript, change `neutral` to a
+#    sentence of another emotion, for example `"I can't believe you did this to me again!"`.
+#    Predict the label, then read the printed `own transcript: ... ; "...": ...` line. Which
+#    branch wins when the words and the voice disagree?
+# 3. **A telephone line.** In the sample-rate cell, change both `44100`s to `8000`. An 8 kHz
+#    recording has nothing above 4 kHz, while the model's MFCCs cover up to 8 kHz. Predict the
+#    printed `largest change of a class probability`, larger or smaller than at 44.1 kHz?
+# 4. **Your own voice.** In JupyterLab, record the same sentence in two tones of voice (say,
+#    calm and angry), set `WAV` and `TRANSCRIPT` for each, and compare the bars; then give each
+#    recording the other's transcript. Keep in mind what the model has heard: a model trained
+#    on the synthetic corpus has only heard a speech synthesizer.
+# 5. **Does the recogniser know when it is wrong?** Set `PICK` to a few test utterances in turn
+#    and note, for each, the printed recogniser confidence and its word error rate against the
+#    gold transcript. Predict first: will a low confidence go with a high error rate? On this
+#    corpus the recogniser mishears often, because eSpeak's voice is hard to recognise.
