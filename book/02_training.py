@@ -283,6 +283,7 @@ print(result.summary())
 meta = result.record["meta"]
 print(f"the stored runs took {meta['seconds'] / 60:.1f} min on {meta['device']} "
       f"({meta['seconds_per_epoch']:.1f} s per epoch); stored in {result.path}")
+print(experiments.provenance_line(result))
 
 # %% [markdown]
 # ## How training went

@@ -106,6 +106,7 @@ pd.DataFrame([{"system": name, "paper row": row.name, "builds": get_system(name)
 
 # %%
 frame = table1.table1(profile=PROFILE, out=OUT, audio_model=AUDIO_MODEL, data_root=DATA_ROOT, device=DEVICE)
+print(frame.attrs["provenance"])
 frame[["paper_name", "status", "n_runs", "train_seconds", "seconds_per_epoch"]].set_index("paper_name")
 
 # %% [markdown]

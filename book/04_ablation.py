@@ -102,6 +102,7 @@ pd.DataFrame(rows).set_index("system")
 results = {name: experiments.run(configs[name]) for name in tqdm(STEPS, desc="configurations")}
 for r in results.values():
     print(r.summary())
+print(experiments.provenance_line(list(results.values())))
 
 # %% [markdown]
 # ## Table 2, ours beside the paper's

@@ -78,6 +78,7 @@ if BASELINE:
     results["baseline"] = experiments.run(dataclasses.replace(settings, system="baseline"))
 for r in results.values():
     print(r.summary())
+print(experiments.provenance_line(list(results.values())))
 
 # %% [markdown]
 # ## Loss and accuracy per epoch

@@ -53,6 +53,7 @@ import pandas as pd
 import plotly.express as px
 
 from sernb import bench, compare, experiments, viz
+from sernb.fingerprint import fingerprint
 from sernb.utils import PROJECT_ROOT
 
 viz.setup_notebook()
@@ -82,6 +83,8 @@ if report.get("reused"):
 env = report["environment"]
 print(f"device: {env['device']} ({env['device_name']}); {env['cpu_count']} CPU cores, "
       f"{env['torch_threads']} torch threads; torch {env['versions']['torch']}")
+print(f"Provenance: timings of code {env['code_fingerprint']} (this code: {fingerprint('sernb.bench')}), "
+      f"measured {str(report.get('created', '?'))[:10]}")
 print(f"{report['utterances']} utterances, {report['settings']['repeats']} repeats after "
       f"{report['settings']['warmup']} warm-up calls; benchmark took {report['seconds']:.0f} s")
 print(pd.Series(report["stage_seconds"]).round(1).to_string())

@@ -88,6 +88,7 @@ result = experiments.run(config, keep_model="first", table=table)
 model, info, model_dir = experiments.first_model(result, config, table, device=device)
 fold, seed = experiments.first_fold(result, table)
 print(result.summary())
+print(experiments.provenance_line(result))
 print(f"model of run {result.record['runs'][0]['name']} from {model_dir}")
 
 # %% [markdown]

@@ -120,6 +120,7 @@ results = {}
 for system in tqdm(SYSTEMS, desc="systems"):
     results[system, "random"] = experiments.run(config(system, protocol="random"))
     results[system, "loso"] = experiments.run(config(system, protocol="loso", seeds=loso_seeds))
+print(experiments.provenance_line(list(results.values())))
 experiments.results_table(list(results.values()))
 
 # %%

@@ -80,6 +80,7 @@ result = experiments.run(config, keep_model="first", table=table)
 model, info, model_dir = experiments.first_model(result, config, table, device=device)
 fold, seed = experiments.first_fold(result, table)
 print(result.summary())
+print(experiments.provenance_line(result))
 print(f"checkpoint: {model_dir}")
 print(f"classes: {', '.join(info['labels'])}; MFCC {info['mfcc']['n_mfcc']} x {info['mfcc']['sr']} Hz, "
       f"first {info['max_frames']} frames")

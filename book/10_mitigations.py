@@ -167,6 +167,7 @@ results = {name: experiments.run(config, keep_model="first")
            for name, config in tqdm(configs.items(), desc="variants")}
 for name, result in results.items():
     print(f"{name:20s} {result.summary()}")
+print(experiments.provenance_line(list(results.values())))
 
 # %% [markdown]
 # ## Do they reduce overfitting?

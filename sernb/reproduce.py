@@ -263,9 +263,10 @@ def kernel_manager_class() -> type:
     Why: in headless runs (jupyter_client 8, pyzmq 27, zmq.asyncio) the client can miss the
     wake-up for a message that has already arrived: the execute reply sits in the client's
     shell socket (``ZMQ_EVENTS`` reports POLLIN) while nbclient's ``await socket.poll()``, with
-    no timeout, never returns. We caught one such hang live (chapter 1, the kernel idle with its
-    execution count past the cell, the reply unread in papermill's socket), the same class as
-    jupyter_client#922 and nbclient#312. A poll with a timeout re-checks the socket when it
+    no timeout, never returns. We caught it live (chapter 1, the kernel idle with its execution
+    count past the cell, reply and outputs unread in papermill's shell and iopub sockets), the
+    class of jupyter_client#922 and nbclient#312; it struck the cells that build ipywidgets
+    explorers (bursts of widget messages) in about half of the chapter runs on a busy machine. A poll with a timeout re-checks the socket when it
     expires, so waiting in slices of a few seconds turns a missed wake-up into a delay of at most
     :data:`WAKE_S`. The overall timeout nbclient asks for is kept.
     """
