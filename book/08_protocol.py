@@ -102,6 +102,18 @@ for name, folds in (("random split", random_folds), ("LOSO", loso_folds)):
           f"from a conversation partly in training {100 * shared.min():.0f}-{100 * shared.max():.0f}%")
 
 # %% [markdown]
+# Early stopping picks the epoch with the best *validation* score, so the validation speakers
+# matter too: if they were also trained on, validation would be as optimistic as a random split
+# and would keep the wrong epoch. Under LOSO this book holds the validation speaker out of
+# training as well: one speaker of the next session, the gender alternating from fold to fold
+# (`validation="speakers"`, the default; `validation="rows"` draws validation rows from the
+# training speakers instead). The table lists the three speaker sets of every fold and checks
+# that they are disjoint.
+
+# %%
+splits.speaker_summary(random_folds + loso_folds, table)
+
+# %% [markdown]
 # A model can profit from each kind of overlap without recognising any emotion: a voice it
 # has heard with a label, a sentence it has read with a label, a conversation whose mood it
 # has seen. LOSO removes the first and the third by construction; scripted sentences recur
