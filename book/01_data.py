@@ -302,7 +302,37 @@ widgets.utterance_explorer(table)
 # * The audio branch receives 40 MFCCs per 10 ms frame, capped at 10 s per utterance.
 # * A random split shares speakers, and often sentences, between training and test; LOSO
 #   does not. Both are used from here on.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** set `SEED = 1` and rerun to hear other examples and draw another random
-# split; with your own IEMOCAP copy, run the chapter with `PROFILE = "full"` and
-# `DATA_ROOT = "/path/to/IEMOCAP"` and compare every figure with the synthetic corpus.
+# Each exercise changes one value or one line, asks you to predict what happens, and then to
+# rerun and compare. The corpus and its MFCC features are cached after the first run, so every
+# rerun of this chapter takes seconds.
+#
+# 1. **A different seed.** Set `SEED = 1` in the parameters cell and run the whole notebook
+#    again. Before you do, write down which printed numbers you expect to change: the class
+#    shares, the majority-class accuracy, the examples you hear, the rows of the leakage table?
+#    *What to expect:* the printed `accuracy of always predicting ...` line cannot change (it is
+#    a property of the corpus, not of a split); look at which leakage rows do.
+# 2. **Truncation.** In the cell that prints the durations, replace
+#    `cut = features.MFCCConfig().max_seconds` by `cut = features.MFCCConfig(max_seconds=3).max_seconds`.
+#    Using the box plot of durations, guess the share of utterances longer than 3 s, then rerun
+#    that cell and read the printed `longer than the 3 s kept for MFCC` line.
+# 3. **Frames per second.** In the "From waveform to MFCC" section, change the first line to
+#    `config = features.MFCCConfig(max_seconds=1)` and predict the number of frames in the
+#    printed `MFCC matrix: ... frames` line; then try `features.MFCCConfig(hop_length=320)`.
+#    Rerun only that cell and the figure below it (not the "Features for the whole corpus"
+#    cell, which would compute the features of every utterance again).
+#    *What to expect:* a 10 ms hop gives 100 frames per second, plus one at the edge; a hop of
+#    320 samples at 16 kHz is 20 ms.
+# 4. **Why balanced accuracy.** In a new cell, score a "classifier" that always answers
+#    neutral: `from sklearn.metrics import accuracy_score, balanced_accuracy_score`, then
+#    `always = ["neu"] * len(table)` and print both scores against `table["label"]`. Predict
+#    both numbers first from the printed class shares. Does the balanced accuracy depend on
+#    *which* class you always predict?
+# 5. **A bigger test part.** Change the random split to
+#    `splits.make_folds(table, "random", seed=SEED, test_size=0.5)` and rerun the split cells.
+#    Predict the `speakers seen` and `sentence seen` columns of the leakage table for the
+#    random split before you look. *What to expect:* halving the training side hardly helps:
+#    the split still shares every speaker.

@@ -93,8 +93,122 @@ curves.parameter_table(model)
 # (Table 1), which cannot include a DeBERTa-v3-base encoder: by its model card that alone has
 # 86 M parameters in its layers plus 98 M in its embeddings. Where our encoder differs from
 # the paper's, the table above says which one ran.
+
+# %% [markdown]
+# ## The code, part by part
 #
-# Everything except the pretrained encoder is small enough to print in full:
+# Below, each part of the model appears next to the paper's equation for it, with the code
+# that implements it. The code is read from `sernb` when the chapter runs
+# (`viz.show_source`), so it is exactly the code that trains in this chapter, not a copy.
+#
+# ### Audio branch: MFCC frames into a BiLSTM (Section 3.2)
+#
+# Let $x_t \in \mathbb{R}^{40}$ be the MFCC vector of frame $t$. The paper's Eq. (1) is
+#
+# $$h_t^{audio} = \mathrm{LSTM}(x_t, h_{t-1}).$$
+#
+# A *bidirectional* LSTM runs two of them, one forwards and one backwards in time, and
+# concatenates their states, 128 + 128 = 256 numbers per frame:
+#
+# $$\overrightarrow{h}_t = \mathrm{LSTM}_{fw}(x_t, \overrightarrow{h}_{t-1}), \qquad
+# \overleftarrow{h}_t = \mathrm{LSTM}_{bw}(x_t, \overleftarrow{h}_{t+1}), \qquad
+# h_t^{audio} = [\overrightarrow{h}_t ; \overleftarrow{h}_t] \in \mathbb{R}^{256}.$$
+#
+# "Global representation is obtained via temporal average pooling": the utterance's audio
+# vector is $a = \frac{1}{T} \sum_{t=1}^{T} h_t^{audio}$ over its $T$ real (unpadded) frames.
+# In the code, `forward_lstm` and `backward_lstm` are the two directions, `frame_pool`
+# first averages every `frame_pool` frames (fewer, longer steps), and `masked_mean` is the
+# average that ignores padding:
+
+# %%
+from sernb.models.audio import BiLSTMAudio, masked_mean
+from sernb.models.fusion import CrossModalAttention, mlp_head
+from sernb.models.ser import SERModel
+from sernb.models.text import TextEncoder
+
+viz.show_source(BiLSTMAudio)
+
+# %%
+viz.show_source(masked_mean)
+
+# %% [markdown]
+# ### Text branch: a pretrained encoder and a linear layer to 256 (Sections 3.1 and 3.3)
+#
+# The encoder turns the $L$ tokens of the transcript into vectors
+# $s_1, \dots, s_L \in \mathbb{R}^{768}$ (DeBERTa-v3-base; 384 for the MiniLM of the CPU
+# profiles). The paper's Eq. (2), $E_{new} = E_{pretrain} + \Delta E$, describes how DeBERTa-v3
+# itself shares its embedding table between pre-training and fine-tuning (GDES); it is inside
+# the pretrained encoder, not a layer we add. What we add is the "fully connected layer" that
+# compresses each token vector to the model's width:
+#
+# $$t_l = W_p\, s_l + b_p \in \mathbb{R}^{256}, \qquad l = 1, \dots, L.$$
+#
+# `proj` is $W_p, b_p$. `finetune=False` (the baseline's "static" encoder) freezes the
+# backbone; `train_layers` fine-tunes only its top layers (the CPU profiles' `text_layers`):
+
+# %%
+viz.show_source(TextEncoder.__init__, TextEncoder.forward)
+
+# %% [markdown]
+# ### Cross-modal attention: audio asks, text answers (Section 3.4)
+#
+# Stack the audio frames into $A \in \mathbb{R}^{T \times d}$ and the token vectors into
+# $T \in \mathbb{R}^{L \times d}$, with $d = 256$ (the paper uses $T$ both for the text matrix
+# and for the number of frames; the context tells them apart). The paper's Eq. (3):
+#
+# $$\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{Q K^{\top}}{\sqrt{d}}\right) V,
+# \qquad Q = A W_q, \quad K = T W_k, \quad V = T W_v.$$
+#
+# Row $t$ of the softmax is how much frame $t$ attends to each of the $L$ tokens; it sums to one.
+# With 8 heads, each head $i$ has its own $W_q^{(i)}, W_k^{(i)}, W_v^{(i)}$ of width
+# $d_h = 256 / 8 = 32$ (and scales by $\sqrt{d_h}$), and the heads' outputs are concatenated and
+# mixed by $W_o$:
+#
+# $$\mathrm{MHA}(A, T) = [\mathrm{head}_1; \dots; \mathrm{head}_8]\, W_o, \qquad
+# \mathrm{head}_i = \mathrm{softmax}\!\left(\frac{A W_q^{(i)} (T W_k^{(i)})^{\top}}{\sqrt{d_h}}\right) T W_v^{(i)}.$$
+#
+# `nn.MultiheadAttention` holds all of $W_q, W_k, W_v, W_o$. The paper does not say what
+# happens to the attended frames; we add them to the frames they came from and normalise
+# (a residual connection), then pool over the real frames:
+#
+# $$F = \mathrm{LayerNorm}\big(A + \mathrm{MHA}(A, T)\big), \qquad f = \frac{1}{T} \sum_{t=1}^{T} F_t .$$
+#
+# Padded tokens are masked out of the softmax (`key_padding_mask`), so they get exactly zero
+# weight; `average_attn_weights=False` keeps one $T \times L$ map per head for chapter 7.
+
+# %%
+viz.show_source(CrossModalAttention)
+
+# %% [markdown]
+# ### Pooling and the two-layer MLP (Section 3.1)
+#
+# The classifier sees the pooled fused frames $f$ and the mean token vector
+# $\bar t = \frac{1}{L} \sum_l t_l$, concatenated into $z = [f ; \bar t] \in \mathbb{R}^{512}$.
+# The paper's "two-layer MLP", with its dropout rate $p = 0.3$ before each layer, gives the
+# scores (logits) of the $C$ emotions:
+#
+# $$\hat y = W_2\, \mathrm{Dropout}_p\big(\mathrm{ReLU}(W_1\, \mathrm{Dropout}_p(z) + b_1)\big) + b_2
+# \in \mathbb{R}^{C}.$$
+#
+# Training minimises the cross-entropy between $\mathrm{softmax}(\hat y)$ and the true emotion.
+
+# %%
+viz.show_source(mlp_head)
+
+# %% [markdown]
+# ### Putting it together
+#
+# `SERModel.forward` joins the parts. The same class is every ablation of chapter 4: a part
+# that the `ModelConfig` switches off is `None` and skipped (no attention: the two global
+# vectors $a$ and $\bar t$ are concatenated instead). The lines about `audio_missing` and
+# `text_missing` are for chapter 10, where one modality is removed on purpose.
+
+# %%
+viz.show_source(SERModel.forward)
+
+# %% [markdown]
+# The parts of the model built above, as PyTorch prints them (everything except the
+# pretrained encoder, which is long):
 
 # %%
 print("audio:", model.audio, "\ncross-modal attention:", model.cross, "\nhead:", model.head, sep="\n")
@@ -171,6 +285,7 @@ print(result.summary())
 meta = result.record["meta"]
 print(f"the stored runs took {meta['seconds'] / 60:.1f} min on {meta['device']} "
       f"({meta['seconds_per_epoch']:.1f} s per epoch); stored in {result.path}")
+print(experiments.provenance_line(result))
 
 # %% [markdown]
 # ## How training went
@@ -278,8 +393,41 @@ print(f"mean F1 of excitement and happiness: baseline {exc_hap(baseline):.1f}, o
 #   rates than the paper, for reasons of time; the `full` profile keeps the paper's values.
 # * Every number above is a mean ± std over the profile's seeds, against the majority-class
 #   floor, on the corpus named in each figure.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** rerun with `PROFILE = "smoke"` to see how little a tiny corpus and two epochs
-# learn; or run `experiments.run(dataclasses.replace(settings, lr=1e-4, lr_text=2e-5))` in a new
-# cell (after `import dataclasses`) to train with the paper's learning rates on this profile,
-# and compare its curves with the ones above.
+# The first three exercises build models without training them and cost seconds. The last two
+# train: each new setting is a new run (about a minute per seed on the `offline` profile), stored
+# like the chapter's own, so a second rerun of the same cell reads it back at once.
+#
+# 1. **Count the BiLSTM's parameters by hand.** An `nn.LSTM(40, 128)` has, for each of its 4
+#    gates, a 128 x 40 input matrix, a 128 x 128 recurrent matrix and two bias vectors of 128.
+#    Compute the parameters of the two directions of `BiLSTMAudio` (the code is shown above),
+#    then check your number against the `audio` row of the printed parameter table.
+#    Do the same for the `head` (`mlp_head(512, 256, 6)`: which of the `Linear` layers holds
+#    more?).
+# 2. **Fewer heads, fewer parameters?** Build the model with 4 attention heads:
+#    `build_model("ours", n_classes=settings.classes, heads=4, **settings.shared_model_options())`
+#    and show `curves.parameter_table(...)` of it. Predict the `cross` row before you look.
+#    *What to expect:* read how `nn.MultiheadAttention` splits its 256 dimensions (above);
+#    then try `heads=6` and read the error message.
+# 3. **Where the masks act.** In the source of `CrossModalAttention` shown above, find the line
+#    that keeps padded tokens out of the softmax, and in `masked_mean` the line that keeps
+#    padded frames out of the average. For an utterance of two real frames and two padded ones,
+#    `x = torch.tensor([[[1.], [3.], [0.], [0.]]])` and
+#    `mask = torch.tensor([[True, True, False, False]])`, predict `masked_mean(x, mask)` and the
+#    plain `x.mean(1)`, then print both in a new cell (`import torch`). Which one would let
+#    the padding of a batch change an utterance's prediction?
+# 4. **The paper's learning rates.** In a new cell, `import dataclasses` and train seed 0 with
+#    the paper's values: `paper_lr = experiments.run(dataclasses.replace(settings, lr=1e-4,
+#    lr_text=2e-5, seeds=(0,)))`, then `print(paper_lr.summary())`. Predict whether the test
+#    accuracy is higher or lower than the seed-0 row of the "Test results, seed by seed"
+#    table, and draw `curves.curves_figure({"ours": result, "paper lr": paper_lr})`.
+#    *What to expect:* the section "Training settings" explains why the CPU profiles raise
+#    the learning rates; the curves show it.
+# 5. **Every 10 ms frame.** Train seed 0 with `frame_pool=1` instead of the profile's 3 (the
+#    paper's 10 ms steps): `dataclasses.replace(settings, frame_pool=1, seeds=(0,))`. Predict
+#    the seconds per epoch and compare with the printed `the stored runs took ...
+#    (... s per epoch)` line of this chapter (about three times as many LSTM steps; it is the
+#    slowest exercise here, a few minutes on two CPU cores).

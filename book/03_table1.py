@@ -108,6 +108,7 @@ pd.DataFrame([{"system": name, "paper row": row.name, "builds": get_system(name)
 # %%
 frame = table1.table1(profile=PROFILE, out=OUT, audio_model=AUDIO_MODEL, text_model=TEXT_MODEL, data_root=DATA_ROOT,
                       device=DEVICE)
+print(frame.attrs["provenance"])
 frame[["paper_name", "status", "n_runs", "train_seconds", "seconds_per_epoch"]].set_index("paper_name")
 
 # %% [markdown]
@@ -197,7 +198,7 @@ if "Ours" in ran_rows.index and len(ran_rows) > 1:
 #
 # What *does* carry over is the comparison itself: every row here saw the same utterances,
 # the same split and the same seeds, so the ordering and the gaps between rows are
-# measured, with error bars. The chapter "The evaluation protocol" shows that the protocol
+# measured, with error bars. Chapter 8 (the evaluation protocol) shows that the protocol
 # (random 8:2 here, as in the paper) moves all rows at once.
 
 # %%
@@ -217,8 +218,33 @@ print("paper reported: IEMOCAP, random 8:2, DeBERTa-v3-base")
 #   separate, labelled columns; the chart leaves missing rows empty.
 # * Whether our ordering agrees with the paper's is computed above (rank correlation and
 #   the swapped pairs), on the rows that ran.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** with network access or a local copy of `facebook/wav2vec2-base`, set
-# `AUDIO_MODEL` to it and rerun: the Wav2Vec2.0 row runs and joins the rank comparison.
-# With IEMOCAP and a GPU, `PROFILE = "full"` runs the table on the paper's corpus with
-# DeBERTa-v3-base and leave-one-session-out.
+# All rows are stored after the first run of this chapter; the first three exercises reuse
+# them and cost nothing.
+#
+# 1. **Predict the order first.** Before you scroll to "Does the ordering agree?", write down
+#    the order of the six systems you expect on the synthetic corpus, knowing how it was made
+#    (chapter 1: sentences written per emotion, emotion carried by a few synthesizer settings).
+#    Then compare with the printed `our order:` line. Which of your guesses were wrong, and why?
+# 2. **What the coefficients measure.** In a new cell, run
+#    `compare.rank_agreement(indexed["accuracy"], indexed["accuracy"])` and
+#    `compare.rank_agreement(indexed["accuracy"], -indexed["accuracy"])`. Predict Spearman's
+#    rho and Kendall's tau of each before printing them, then reread the printed
+#    `Spearman rho ..., Kendall tau ...` line of the chapter with those two extremes in mind.
+# 3. **Gaps against error bars.** From the table "Ours beside the paper's", take our model's
+#    accuracy and that of the best other row, with their standard deviations. Is the printed
+#    `ours minus the best other row that ran` gap larger than both standard deviations?
+#    *What to expect:* if it is not, this run does not order the two systems (see the note
+#    after the ordering cell).
+# 4. **The row that did not run.** Offline, the Wav2Vec2.0 row says why it did not run (the
+#    printed `... not run.` line). The paper puts it last. With network access
+#    (`HF_HUB_OFFLINE=0`) or a local copy of `facebook/wav2vec2-base`, set `AUDIO_MODEL` to it
+#    and rerun (the row trains for several minutes on a CPU; the others are read back).
+#    Predict where it lands and how the printed Spearman's rho changes.
+# 5. **On the paper's corpus.** With IEMOCAP and a GPU, `PROFILE = "full"` and
+#    `DATA_ROOT = "/path/to/IEMOCAP_full_release"` run the table with DeBERTa-v3-base and
+#    leave-one-session-out. Predict, from chapter 8's protocol gap, whether our numbers will
+#    land above or below the paper's.

@@ -104,6 +104,7 @@ pd.DataFrame(rows).set_index("system")
 results = {name: experiments.run(configs[name]) for name in tqdm(STEPS, desc="configurations")}
 for r in results.values():
     print(r.summary())
+print(experiments.provenance_line(list(results.values())))
 
 # %% [markdown]
 # ## Table 2, ours beside the paper's
@@ -177,8 +178,34 @@ cost
 #   table gives each gain as a paired difference over seeds, next to the paper's gain.
 # * Our corpus and text encoder differ from the paper's (see the figure titles), so read the
 #   direction and size of each step, not the absolute level.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** the order of the steps is the paper's choice. Register a configuration that
-# adds attention *without* fine-tuning (`sernb.models.registry.register_config("attn_frozen",
-# ModelConfig(finetune_text=False))`), run it like the rows above and see whether the gain
-# credited to attention depends on what came before it.
+# 1. **What each step adds in parameters.** Before looking at the configuration table, compute
+#    how many trained parameters the step from `baseline` to `ablation_lstm` adds: it swaps
+#    `MeanAudio` (a `Linear(40, 256)`) for `BiLSTMAudio` (chapter 2 shows both the code and
+#    the count). Check your number against the difference of the two rows' printed
+#    `trained parameters`. No training needed.
+# 2. **Paired or not.** The step table gives each gain's spread over *paired* runs. In a new
+#    cell compute the unpaired spread of the last step,
+#    `100 * (results["ours"].runs["accuracy"].std() ** 2 + results["ablation_finetune"].runs["accuracy"].std() ** 2) ** 0.5`
+#    (in points, like the table; the runs are read back from the store). Predict whether it is larger or smaller than the
+#    printed `our gain std` of the attention step, then compare. When does pairing help?
+# 3. **Another metric, the same staircase?** Change `metric="macro_f1"` to
+#    `metric="balanced_accuracy"` in the cell that makes `table`, and rerun it and the figure.
+#    Predict whether any step changes sign. Costs nothing: all runs are stored.
+# 4. **Attention without fine-tuning.** The order of the steps is the paper's choice. Register
+#    a configuration that adds attention to a *frozen* encoder:
+#    `from sernb.models.config import ModelConfig`, then
+#    `from sernb.models.registry import register_config` and
+#    `register_config("attn_frozen", ModelConfig(finetune_text=False), replace_existing=True)`,
+#    and run it like the rows above:
+#    `attn = experiments.run(experiments.ExperimentConfig.from_profile(PROFILE,
+#    system="attn_frozen", data_root=DATA_ROOT, device=DEVICE))`. Compare `attn.summary()`
+#    with the printed `ablation_lstm` and `ours` summaries. Is the gain credited to attention
+#    the same when it comes before fine-tuning? (Cheap: a frozen encoder runs once per
+#    utterance.)
+# 5. **Cost against gain.** Using the cost table and the printed gains, compute the points of
+#    accuracy per extra second of training per epoch for each step. Which step would you drop
+#    first on a laptop?

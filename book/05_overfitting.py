@@ -80,6 +80,7 @@ if BASELINE:
     results["baseline"] = experiments.run(dataclasses.replace(settings, system="baseline"))
 for r in results.values():
     print(r.summary())
+print(experiments.provenance_line(list(results.values())))
 
 # %% [markdown]
 # ## Loss and accuracy per epoch
@@ -194,6 +195,30 @@ for name, r in results.items():
 # * The overfit ratio per epoch and the paper-style table are computed from the run above,
 #   the paper's Table 4 is shown as printed, with its ratio recomputed from its own columns.
 # * Early stopping, replayed on the history, shows which epoch the profile's settings keep.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** set `EPOCHS = 20` to match the paper's length (about five minutes on two CPU
-# cores on `offline`), or `SEED = 1` to see how much of the curves' shape is one seed's luck.
+# 1. **Replay early stopping with another patience.** In the "Early stopping, replayed" cell,
+#    change `patience = base.patience or 2` to `patience = 1`, then to `patience = 4`. For each,
+#    predict from the curves at which epoch training would stop and which epoch it would keep;
+#    check the printed `with patience ... training would stop after epoch ...` line. This only
+#    replays the stored history: no training.
+# 2. **The paper's arithmetic.** Compute the paper's overfit ratio at epoch 20 from its own
+#    Table 4 columns (96.5% training, 87.2% validation accuracy) and at epoch 5 from the
+#    columns shown in the table above. Check against the printed
+#    `paper, epoch 5: printed ratio ...` line. Which row of the paper is inconsistent?
+# 3. **Train as long as the paper.** Set `EPOCHS = 20` (about five minutes on two CPU cores on
+#    `offline`; a new run, stored for the next rerun). Predict the epoch of the lowest
+#    validation loss before you run, and compare with the printed
+#    `ours: validation loss lowest at epoch ...` line. Does the overfit ratio of the last epoch
+#    keep rising?
+#    *What to expect:* extra epochs extend the curves; they rarely move the best epoch.
+# 4. **One seed's luck.** Set `SEED = 1` (a new run of each system, about three minutes).
+#    Compare the printed `validation loss lowest at epoch` and the kept epoch with those of
+#    seed 0. How much of the curves' shape would you have described as a property of the model?
+# 5. **No dropout.** In a new cell train without dropout:
+#    `nodrop = experiments.run(dataclasses.replace(settings, model_options={"dropout": 0.0}))`,
+#    then `curves.ratio_figure({"ours": frames["ours"], "no dropout": curves.overfit_frame(nodrop.history)}, nodrop)`.
+#    Predict whether the overfit ratio of the last epoch rises or falls without the paper's
+#    dropout of 0.3 (chapter 2 shows where the two `nn.Dropout` layers sit).

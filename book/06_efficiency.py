@@ -55,6 +55,7 @@ import pandas as pd
 import plotly.express as px
 
 from sernb import bench, compare, experiments, viz
+from sernb.fingerprint import fingerprint
 from sernb.utils import PROJECT_ROOT
 
 viz.setup_notebook()
@@ -85,6 +86,8 @@ if report.get("reused"):
 env = report["environment"]
 print(f"device: {env['device']} ({env['device_name']}); {env['cpu_count']} CPU cores, "
       f"{env['torch_threads']} torch threads; torch {env['versions']['torch']}")
+print(f"Provenance: timings of code {env['code_fingerprint']} (this code: {fingerprint('sernb.bench')}), "
+      f"measured {str(report.get('created', '?'))[:10]}")
 print(f"{report['utterances']} utterances, {report['settings']['repeats']} repeats after "
       f"{report['settings']['warmup']} warm-up calls; benchmark took {report['seconds']:.0f} s")
 print(pd.Series(report["stage_seconds"]).round(1).to_string())
@@ -285,7 +288,30 @@ else:
 #   system is printed above); a "ms/sample" without its batch size is not a specification.
 # * The fast paths are each timed against the version they replace; the ratios are printed,
 #   with the targets they meet or miss.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** on a machine with a GPU, rerun with `DEVICE = "cuda"` and `PAPER_SIZE = True`:
-# the table gains GPU memory per system, the bf16 / pinned-memory / `torch.compile` fast
-# paths, and a model of the paper's size to set against its 22.6 ms.
+# The benchmark and the scaling timings are stored in `runs/<profile>/`; a rerun with the same
+# settings on the same machine reads them back. An exercise that changes a setting times again
+# (a few minutes on two CPU cores), and says so.
+#
+# 1. **Units.** From the table "Per system", take one system's `ms_per_sample_batched` and
+#    compute the throughput it implies (utterances per second). Compare with the
+#    `throughput_utts_per_s` column of the same row. Why can the training throughput not be derived the
+#    same way?
+# 2. **Batch 1 against a batch.** Before reading the printed
+#    `batch-1 latency / batched ms per sample: from ...x (...) to ...x (...)` line, predict
+#    which system gains most from batching, and which least. *What to expect:* think about what
+#    a batch shares (one call into the text encoder for many sentences) and what it cannot.
+# 3. **Fewer utterances timed.** Set `BENCH_MAX_UTTS = 64` (times again). Predict whether the
+#    per-sample figures change, and by how much, given that each is a median of repeated calls;
+#    note the table of 128 utterances before you rerun, since the new timing replaces it. How large is the machine's own noise?
+# 4. **Does it scale linearly?** Set `SCALING_SIZES = [100, 200, 400, 800]` (times again, a few
+#    minutes). Predict the printed `seconds per 1,000 utterances at each size` table: constant
+#    rows mean linear cost. Extrapolate the training epoch to IEMOCAP's 7,380 six-class
+#    utterances.
+# 5. **On a GPU.** With a GPU, set `DEVICE = "cuda"` and `PAPER_SIZE = True`: the table gains GPU
+#    memory per system, the bf16 / pinned-memory / `torch.compile` fast paths, and a model of
+#    the paper's size to set against its 22.6 ms. Predict the printed `ours / COGMEN time per
+#    sample` ratios before you run.

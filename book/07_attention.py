@@ -22,8 +22,8 @@
 # high-frequency band of the speech, negative words, and exclamation marks that coincide with
 # speech peaks. It reports three numbers from one example and no method.
 #
-# This chapter opens the attention of our trained model ("ours", the same run as the chapter
-# on training), first utterance by utterance, then measured over the whole test set: which
+# This chapter opens the attention of our trained model ("ours", the same run as
+# chapter 2), first utterance by utterance, then measured over the whole test set: which
 # tokens receive the attention in each class, how focused each head is, and whether the
 # attention of an audio step follows its loudness, pitch or high-frequency energy. The paper's
 # claims are shown beside our measurements, each labelled.
@@ -90,6 +90,7 @@ result = experiments.run(config, keep_model="first", table=table)
 model, info, model_dir = experiments.first_model(result, config, table, device=device)
 fold, seed = experiments.first_fold(result, table)
 print(result.summary())
+print(experiments.provenance_line(result))
 print(f"model of run {result.record['runs'][0]['name']} from {model_dir}")
 
 # %% [markdown]
@@ -229,7 +230,29 @@ attention.compare_with_paper(tokens, correlations, label=label)
 #   read the numbers of your run, not the paper's single example.
 # * Table 5's first row cannot be an attention weight in this architecture (there is no
 #   frequency axis among the keys); its other two rows have no stated definition.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** with a trained `offline` or `full` run, compare the anger rows of the token
-# table with the paper's "negative lexicons"; in JupyterLab, use the explorer to find the heads
-# whose maps are not nearly uniform.
+# The trained model and its run are stored (chapter 2 made them); every exercise here only
+# reruns the analysis, in seconds.
+#
+# 1. **Even attention.** A head that spreads its weight evenly over L tokens gives each 1/L and
+#    has normalised entropy 1. Before reading the printed
+#    `mean normalised entropy per head: ... to ...` line, guess how close to 1 the heads of the
+#    trained model are. Then, in JupyterLab, find the least even head with the explorer.
+# 2. **The tokenizer's markers.** The printed `tokenizer markers ([CLS]/[SEP]): ...% of the
+#    attention on average (even spreading would give ...%)` line compares the attention on
+#    the markers with an even spread. Predict whether it is above or below the even share, and
+#    explain why a head might park its attention on a token that carries no word.
+# 3. **More tokens per class.** Set `TOP_K = 10` and rerun. Predict whether the extra tokens
+#    of the `ang` row are emotion words, function words or punctuation; compare the two
+#    tables (all tokens, words only).
+# 4. **Another class against Table 5.** In the last code cell, replace
+#    `label = "ang" if ...` by `label = "sad"` and rerun it. Which of our measurements change
+#    sign compared with anger? The paper gives no numbers for sadness: what would you expect
+#    its "high-frequency" row to show?
+# 5. **The same model, checked.** The printed `largest difference to the ... maps stored by
+#    the run` is the check that the maps come from the trained model. Predict its order of
+#    magnitude (why not exactly 0?), and what it would be if `attention_maps` ran a model with
+#    dropout switched on.

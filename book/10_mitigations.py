@@ -35,10 +35,11 @@
 # %% [markdown]
 # ## Settings
 #
-# `PROTOCOL` is `"random"` (the paper's 8:2 split, one fold) by default to keep the chapter
-# cheap; `"loso"` trains five folds per variant and is what a careful comparison needs.
-# `SEEDS` is the number of seeds per variant. The remaining values set the strength of the
-# remedies and the noise levels of the robustness test.
+# The chapter's only *parameters* cell (see chapter 1). `PROTOCOL` is `"random"` (the
+# paper's 8:2 split, one fold) by default to keep the chapter cheap; `"loso"` trains five
+# folds per variant and is what a careful comparison needs. `SEEDS` is the number of seeds
+# per variant. The remaining values set the strength of the remedies and the noise levels
+# of the robustness test.
 
 # %% tags=["parameters"]
 PROFILE = "offline"  # "smoke" (CI), "offline" (synthetic) or "full" (IEMOCAP)
@@ -168,6 +169,7 @@ results = {name: experiments.run(config, keep_model="first")
            for name, config in tqdm(configs.items(), desc="variants")}
 for name, result in results.items():
     print(f"{name:20s} {result.summary()}")
+print(experiments.provenance_line(list(results.values())))
 
 # %% [markdown]
 # ## Do they reduce overfitting?
@@ -269,7 +271,27 @@ for condition in robustness.MISSING.values():
 #   show what it does under noise and with a modality missing.
 # * Augmentation costs time on every epoch (the waveforms are augmented and turned into MFCC
 #   frames again); compare the `s_per_epoch` column.
+
+# %% [markdown]
+# ## Exercises
 #
-# **Try this:** set `PROTOCOL = "loso"` and `SEEDS = 3` to see whether the differences hold
-# for unseen speakers and across seeds; raise `MODALITY_DROPOUT` to 0.5 and watch the
-# single-modality bars; set `SUPCON_WEIGHT = 0.5`.
+# Each variant's runs and first model are stored. Exercises 1 and 2 only re-test stored models
+# (a minute or two for the noisy test sets); the others train the variants they change again.
+#
+# 1. **Louder noise.** Set `SNRS = [20, 10, 5, 0, -5]` (at -5 dB the noise is louder than the
+#    speech). Predict the printed `balanced accuracy lost from clean to -5 dB SNR` of the paper
+#    model and of `+ augmentation`, whose training noise stopped at 10 dB SNR. No retraining.
+# 2. **Other noise, same story?** Set `NOISE_SEED = 1`. Every model now hears other noisy
+#    clips. Predict how much the printed drops move; a change larger than a point or two would
+#    mean the noise test itself is too small to trust.
+# 3. **More modality dropout.** Set `MODALITY_DROPOUT = 0.5` (retrains `+ modality dropout` and
+#    `all together`, a few minutes). Predict the printed
+#    `audio only (text missing): paper model ..., with modality dropout ...` line: does the
+#    model that loses its text more often in training do better without it in the test, and
+#    what does it cost on clean test data?
+# 4. **A stronger contrastive loss.** Set `SUPCON_WEIGHT = 0.5` (retrains two variants). Predict
+#    the `+ contrastive loss` row of the comparison table: its balanced accuracy and overfit
+#    ratio against the paper model.
+# 5. **For unseen speakers.** Set `PROTOCOL = "loso"` and `SEEDS = 3`: 15 runs per variant, most
+#    of an hour on a CPU, minutes on a GPU. Predict which differences between the variants
+#    survive; the printed warning about `run(s) per variant` disappears once there are three.

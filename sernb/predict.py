@@ -2,7 +2,9 @@
 
 Any sample rate, mono or stereo: the clip is averaged to mono and resampled to the model's rate,
 then turned into MFCC frames exactly as in training (the settings are read from the checkpoint).
-Models that read text need the transcript; an audio-only model does not.
+Models that read text need the transcript; an audio-only model does not. Without one,
+``asr=True`` (what ``sernb predict`` does when no ``--text`` is given) takes it from the offline
+speech recogniser (:mod:`sernb.asr`, Whisper tiny.en) and keeps it on the prediction.
 
 Bad input never gets a quiet answer: unreadable, non-finite, empty, too short (under
 :data:`sernb.data.audio.MIN_SECONDS`) or silent recordings are refused with an
@@ -51,30 +53,40 @@ class Prediction:
     #: Cross-modal attention (heads, audio steps, tokens) and the token strings, when the model has them.
     attention: np.ndarray | None = None
     tokens: list[str] = field(default_factory=list)
+    #: The speech recogniser's transcript (:class:`sernb.asr.Transcript`) when the text came from it.
+    transcript: Any = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"label": self.label, "probs": self.probs, "system": self.system,
-                "modalities": list(self.modalities), "notes": self.notes,
-                "warnings": self.warnings}
+        out = {"label": self.label, "probs": self.probs, "system": self.system,
+               "modalities": list(self.modalities), "notes": self.notes,
+               "warnings": self.warnings}
+        if self.transcript is not None:
+            out["transcript"] = self.transcript.to_dict()
+        return out
 
 
 def predict_file(wav: str | os.PathLike, text: str | None = None,
-                 checkpoint: str | os.PathLike = DEFAULT_CHECKPOINT, device: str = "cpu") -> Prediction:
+                 checkpoint: str | os.PathLike = DEFAULT_CHECKPOINT, device: str = "cpu",
+                 asr: bool = False, asr_model: str | os.PathLike | None = None) -> Prediction:
     """Class probabilities for ``wav`` (and its transcript ``text``) from a saved model.
 
     Raises :class:`sernb.data.audio.AudioError` for unreadable audio and :class:`TranscriptNeeded`
-    when the model reads text and ``text`` is missing.
+    when the model reads text and ``text`` is missing (and ``asr`` is off, or the recogniser heard
+    no words). ``asr=True`` transcribes ``wav`` when ``text`` is None (``asr_model``: a CTranslate2
+    Whisper folder; default the packaged tiny.en).
     """
     from sernb.models.checkpoint import load_model
     from sernb.utils import pick_device
 
     device = str(pick_device(device))  # a device that does not exist: a clear error, not torch's
     model, info = load_model(checkpoint, device=device)
-    return predict_clip(model, info, wav, text, device=device, source=str(checkpoint))
+    return predict_clip(model, info, wav, text, device=device, source=str(checkpoint), asr=asr,
+                        asr_model=asr_model)
 
 
 def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike, text: str | None = None, device: str = "cpu",
-                 source: str = "memory") -> Prediction:
+                 source: str = "memory", asr: bool = False,
+                 asr_model: str | os.PathLike | None = None) -> Prediction:
     """:func:`predict_file` for a model already loaded (``load_model``); also keeps its attention map.
 
     A notebook that predicts many clips loads the model once and calls this; ``source`` names the
@@ -89,13 +101,24 @@ def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike,
     reads_audio = "mfcc" in model.inputs
     notes: list[str] = []
     warnings: list[str] = []
+    transcript = None
     if text is not None:
         text = _clean_text(text, notes)
+    elif reads_text and asr:
+        transcript = recognise(wav, device=device, model_dir=asr_model)
+        if transcript.empty:
+            raise TranscriptNeeded(
+                f"the speech recogniser heard no words in {wav} ({'; '.join(transcript.warnings)}), and the "
+                f"model in {source} ({info['system']}) reads the transcript as well as the audio: pass it "
+                "with --text \"...\"")
+        text = transcript.text
+        warnings += [f"transcript: {w}" for w in transcript.warnings]
     if reads_text and not (text and text.strip()):
         raise TranscriptNeeded(
             f"the model in {source} ({info['system']}) reads the transcript as well as the audio: "
-            "pass it with --text \"...\". To predict from audio alone, train an audio-only model "
-            "(sernb train --system audio_only --out DIR) and pass --checkpoint DIR/model.")
+            "pass it with --text \"...\", or let the offline speech recogniser write it (asr=True; "
+            "`sernb predict` does so without --text). To predict from audio alone, train an audio-only "
+            "model (sernb train --system audio_only --out DIR) and pass --checkpoint DIR/model.")
     if text and not reads_text:
         notes.append("this model is audio-only; the transcript was ignored")
     if info.get("text_encoder", {}).get("untrained"):
@@ -129,7 +152,15 @@ def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike,
     modalities = tuple(m for m, used in (("audio", reads_audio), ("text", reads_text)) if used)
     tokens = model.text.tokenizer.convert_ids_to_tokens(inputs["tokens"][0].tolist()) if reads_text else []
     return Prediction(labels[int(out.preds[0])], probs, info["system"], modalities, notes, warnings,
-                      attention=out.attention.get(0), tokens=tokens)
+                      attention=out.attention.get(0), tokens=tokens, transcript=transcript)
+
+
+def recognise(wav: str | os.PathLike, device: str = "cpu", model_dir: str | os.PathLike | None = None):
+    """The recogniser's :class:`sernb.asr.Transcript` of the first 30 s of ``wav`` (cached), for a
+    prediction without a transcript (the text branch reads at most 128 tokens anyway)."""
+    from sernb.asr import WINDOW_SECONDS, transcribe_file
+
+    return transcribe_file(wav, model_dir=model_dir, device=device, max_seconds=WINDOW_SECONDS)
 
 
 def seconds_needed(config: Any, max_frames: int | None) -> float | None:

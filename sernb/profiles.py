@@ -97,6 +97,10 @@ class RunSettings(TrainingSettings):
                             "speaker independent", choices=("random", "loso"))
     seeds: tuple[int, ...] = setting((0,), "run seeds 0..N-1 and report mean and std over folds x seeds",
                                      metavar="N")
+    validation: str = setting("speakers", "where early stopping's validation rows come from under a "
+                              "speaker-independent protocol: speakers held out of training (speakers) or "
+                              "rows of the training speakers (rows, for comparison)",
+                              choices=("speakers", "rows"))
     max_frames: int | None = setting(300, "MFCC frames kept per clip, 100 per second (none: keep all)")
     frame_pool: int = setting(1, "average k MFCC frames before the audio encoder (1: the paper's 10 ms steps)")
     max_tokens: int = setting(128, "text padded/truncated to this many tokens (the paper's 128)")

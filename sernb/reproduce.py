@@ -278,9 +278,10 @@ def kernel_manager_class() -> type:
     Why: in headless runs (jupyter_client 8, pyzmq 27, zmq.asyncio) the client can miss the
     wake-up for a message that has already arrived: the execute reply sits in the client's
     shell socket (``ZMQ_EVENTS`` reports POLLIN) while nbclient's ``await socket.poll()``, with
-    no timeout, never returns. We caught one such hang live (chapter 1, the kernel idle with its
-    execution count past the cell, the reply unread in papermill's socket), the same class as
-    jupyter_client#922 and nbclient#312. A poll with a timeout re-checks the socket when it
+    no timeout, never returns. We caught it live (chapter 1, the kernel idle with its execution
+    count past the cell, reply and outputs unread in papermill's shell and iopub sockets), the
+    class of jupyter_client#922 and nbclient#312; it struck the cells that build ipywidgets
+    explorers (bursts of widget messages) in about half of the chapter runs on a busy machine. A poll with a timeout re-checks the socket when it
     expires, so waiting in slices of a few seconds turns a missed wake-up into a delay of at most
     :data:`WAKE_S`. The overall timeout nbclient asks for is kept.
     """
@@ -466,12 +467,53 @@ def stage_book(out_dir: Path, book_dir: Path = BOOK_DIR, announcement: str = "")
     executed = {p.stem for p in list_chapters(book_dir) if (out_dir / f"{p.stem}.ipynb").is_file()}
     for stem in sorted(executed):
         nb = nbformat.read(out_dir / f"{stem}.ipynb", as_version=4)
-        nbformat.write(static_notebook(nb), stage / f"{stem}.ipynb")
+        nbformat.write(markdown_math_to_mathml(static_notebook(nb)), stage / f"{stem}.ipynb")
     toc = yaml.safe_load((book_dir / "_toc.yml").read_text(encoding="utf-8"))
     chapter_stems = {p.stem for p in list_chapters(book_dir)}
     toc = _filter_toc(toc, keep=lambda f: Path(f).stem not in chapter_stems or Path(f).stem in executed)
     atomic_write_text(stage / "_toc.yml", yaml.safe_dump(toc, sort_keys=False))
     return stage
+
+
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)([^$\n]+?)(?<!\\)\$")
+
+
+def markdown_math_to_mathml(nb):
+    """A copy of ``nb`` whose markdown ``$...$`` and ``$$...$$`` LaTeX is MathML, for the static book.
+
+    Chapters write their equations in LaTeX (chapter 2 sets the model's code beside the paper's
+    equations); JupyterLab renders those with its own bundled MathJax. The built book has no
+    MathJax (it would load from a CDN), so the staged copy carries MathML instead, which every
+    current browser renders natively (``latex2mathml``, a pure-Python package of the ``book``
+    extra). Without that package the formulas are shown as code, never mangled as Markdown.
+    """
+    import html
+
+    try:
+        from latex2mathml.converter import convert
+    except ImportError:  # pragma: no cover - the book extra installs it
+        def convert(latex, display="inline"):
+            return f"<code>{html.escape(latex)}</code>"
+
+    def block(match):
+        return convert(" ".join(match.group(1).split()), display="block")
+
+    def inline(match):
+        return convert(match.group(1).strip())
+
+    def convert_text(text):
+        parts = _CODE.split(text)  # code spans and fences (odd items) keep their dollars
+        for i in range(0, len(parts), 2):
+            parts[i] = _INLINE_MATH.sub(inline, _DISPLAY_MATH.sub(block, parts[i]))
+        return "".join(parts)
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "$" in cell.source:
+            cell.source = convert_text(cell.source)
+    return nb
 
 
 def static_notebook(nb):

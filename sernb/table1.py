@@ -22,7 +22,7 @@ from torch import nn
 
 from sernb import paper
 from sernb.errors import DataError
-from sernb.experiments import ExperimentConfig, run
+from sernb.experiments import ExperimentConfig, provenance_line, run
 from sernb.metrics import SCALARS
 from sernb.models.registry import build_with_shared
 from sernb.models.text import OfflineModelError
@@ -83,9 +83,11 @@ def table1(profile: str = "offline", protocol: str | None = None, seeds: int | S
     if isinstance(seeds, int):
         seeds = tuple(range(seeds))
     audio_model = audio_model or DEFAULT_AUDIO_MODEL  # None (a chapter's default): wav2vec2-base
-    rows = [_row(name, profile, protocol, seeds, audio_model, results_dir, force, overrides)
+    results: list = []
+    rows = [_row(name, profile, protocol, seeds, audio_model, results_dir, force, overrides, results)
             for name in systems]
     frame = pd.DataFrame(rows)
+    frame.attrs["provenance"] = provenance_line(results)  # chapter 3 prints it under the table
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     frame.to_csv(folder / "table1.csv", index=False)
@@ -93,7 +95,8 @@ def table1(profile: str = "offline", protocol: str | None = None, seeds: int | S
 
 
 def _row(name: str, profile: str, protocol: str | None, seeds: Sequence[int] | None, audio_model: str,
-         results_dir: str | Path | None, force: bool, overrides: dict[str, Any]) -> dict[str, Any]:
+         results_dir: str | Path | None, force: bool, overrides: dict[str, Any],
+         results: list | None = None) -> dict[str, Any]:
     paper = PAPER_TABLE1[name]
     options = {"audio_model": audio_model} if name == "wav2vec2" else {}
     config = ExperimentConfig.from_profile(profile, system=name, protocol=protocol, seeds=seeds,
@@ -129,6 +132,8 @@ def _row(name: str, profile: str, protocol: str | None, seeds: Sequence[int] | N
     except (*CANNOT_RUN, _NotRun) as err:
         row["status"] = f"not run: {err}"
     else:
+        if results is not None:
+            results.append(result)
         record = result.record
         for k in SCALARS:
             row[k] = round(100 * record[k], 2)

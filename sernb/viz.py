@@ -399,3 +399,56 @@ def leakage_table(table: pd.DataFrame, folds: Sequence[Any]) -> pd.DataFrame:
 
 def _share(mask: np.ndarray) -> str:
     return f"{mask.mean():.0%}" if len(mask) else "–"
+
+
+# --------------------------------------------------------------------------- chapter 2: the code
+
+
+class SourceCode:
+    """The source of one or more functions, classes or methods, as a highlighted code block.
+
+    A notebook shows it as Markdown (a fenced ``python`` block, syntax-highlighted in JupyterLab
+    and in the built book) headed by the file and lines it came from; ``print`` gives plain text.
+    The code is read with :func:`inspect.getsource` at run time, so the page always shows the
+    code the chapter actually ran, never a copy that could drift from it.
+    """
+
+    def __init__(self, *objects: Any) -> None:
+        import inspect
+        import textwrap
+
+        if not objects:
+            raise ValueError("show_source needs at least one function, class or method")
+        self.parts: list[tuple[str, str]] = []
+        for obj in objects:
+            target = inspect.unwrap(obj)
+            lines, start = inspect.getsourcelines(target)
+            path = Path(inspect.getsourcefile(target) or "?")
+            parts = path.parts
+            where = "/".join(parts[parts.index("sernb"):]) if "sernb" in parts else path.name
+            name = getattr(target, "__qualname__", getattr(target, "__name__", "?"))
+            label = f"{name} ({where}, lines {start}-{start + len(lines) - 1})"
+            self.parts.append((label, textwrap.dedent("".join(lines)).rstrip()))
+
+    @property
+    def code(self) -> str:
+        """The source text, parts separated by a blank line."""
+        return "\n\n".join(code for _, code in self.parts)
+
+    def _repr_markdown_(self) -> str:
+        fence = "`" * max(3, 1 + max(len(run) for run in re.findall(r"`+", self.code) or [""]))
+        where = "; ".join(f"`{label}`" for label, _ in self.parts)
+        return f"{where}\n\n{fence}python\n{self.code}\n{fence}\n"
+
+    def __repr__(self) -> str:
+        return "\n\n".join(f"# {label}\n{code}" for label, code in self.parts)
+
+
+def show_source(*objects: Any) -> SourceCode:
+    """Show the source code of ``objects`` where a chapter explains them, as d2l does.
+
+    ``show_source(BiLSTMAudio)`` shows a whole class; ``show_source(TextEncoder.__init__,
+    TextEncoder.forward)`` only the methods that matter, in that order. Used in chapter 2
+    ("Training the paper's model") to put each part of the model next to the paper's equation.
+    """
+    return SourceCode(*objects)

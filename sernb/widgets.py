@@ -119,8 +119,14 @@ def attention_explorer(maps: list, max_frames: int | None, k: int, corpus: str =
     return w.VBox([w.HBox([emotion, head]), utterance, out])
 
 
-def try_it(model, info: dict, k: int, corpus: str = ""):
-    """Upload a recording, type its transcript, press the button: probabilities and attention (chapter 9)."""
+def try_it(model, info: dict, k: int, corpus: str = "", asr: bool = True):
+    """Upload a recording, check (or type) its transcript, press the button: probabilities and
+    attention (chapter 9).
+
+    With ``asr`` (the default), an upload is transcribed at once by the offline speech recogniser
+    (:mod:`sernb.asr`) and its words land in the editable transcript box with their confidence:
+    correct them if the recogniser misheard, then press *Predict*, which reads whatever the box holds.
+    """
     import tempfile
     from pathlib import Path
 
@@ -132,23 +138,56 @@ def try_it(model, info: dict, k: int, corpus: str = ""):
     from sernb.predict import TranscriptNeeded, predict_clip
 
     upload = w.FileUpload(accept=".wav,.flac,.ogg,.mp3,.m4a,audio/*", multiple=False, description="recording")
-    text = w.Text(placeholder="what is said in the recording", description="transcript",
-                  layout=w.Layout(width="70%"))
+    text = w.Textarea(placeholder="what is said in the recording" + (" (filled in by the speech recogniser "
+                      "when you upload; edit it if it misheard)" if asr else ""),
+                      description="transcript", layout=w.Layout(width="70%", height="4em"))
+    status = w.HTML()
     button = w.Button(description="Predict", button_style="primary")
     out = w.Output()
+    saved: dict[str, Path] = {}
+
+    def recording() -> Path | None:
+        """The uploaded file, written once to a temporary folder."""
+        if not upload.value:
+            return None
+        item = upload.value[0]
+        key = f"{item['name']}:{item.get('size')}:{item.get('last_modified')}"
+        if key not in saved:
+            folder = Path(tempfile.mkdtemp(prefix="sernb-upload-"))
+            path = folder / Path(item["name"]).name
+            path.write_bytes(bytes(item["content"]))
+            saved[key] = path
+        return saved[key]
+
+    def transcribe(_=None) -> None:
+        wav = recording()
+        if wav is None or not asr:
+            return
+        from sernb.predict import recognise
+
+        status.value = "<i>transcribing...</i>"
+        try:
+            tr = recognise(wav)
+        except SernbError as err:  # no recogniser, or an unusable recording: say so, let them type
+            status.value = f"speech recogniser: {_escape(str(err))}; type the transcript instead"
+            return
+        except Exception as err:  # shown to the user, not raised into the widget
+            status.value = f"speech recogniser failed ({type(err).__name__}: {_escape(str(err))}); type the transcript"
+            return
+        text.value = tr.text
+        flags = "".join(f"<br>warning: {_escape(x)}" for x in tr.warnings)
+        status.value = (f"recognised by Whisper tiny.en, confidence {tr.confidence:.2f} (no-speech probability "
+                        f"{tr.no_speech_prob:.2f}); correct the words if needed, then press Predict{flags}")
 
     def run(_=None) -> None:
         out.clear_output(wait=True)
         with out:
-            if not upload.value:
+            wav = recording()
+            if wav is None:
                 print("choose a recording first")
                 return
-            item = upload.value[0]
-            folder = Path(tempfile.mkdtemp(prefix="sernb-upload-"))
-            wav = folder / Path(item["name"]).name
-            wav.write_bytes(bytes(item["content"]))
             try:
-                pred = predict_clip(model, info, wav, text.value)
+                pred = predict_clip(model, info, wav, text.value if text.value.strip() else None)
             except TranscriptNeeded:
                 print("this model reads the words too: type the transcript and press Predict again")
                 return
@@ -167,5 +206,12 @@ def try_it(model, info: dict, k: int, corpus: str = ""):
                 m = AttentionMap(wav.name, "", pred.label, text.value, pred.tokens, pred.attention, str(wav))
                 display(utterance_figure(m, info.get("max_frames"), k, title=f"Attention for {wav.name}"))
 
+    upload.observe(transcribe, names="value")
     button.on_click(run)
-    return w.VBox([upload, text, button, out])
+    return w.VBox([upload, text, status, button, out])
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

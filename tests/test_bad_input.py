@@ -772,8 +772,12 @@ CASES: list[Case] = [
          ("not both",)),
     Case("predict-blank-transcript-for-text-model", CLEAR_ERROR,
          lambda env: predict(env, env.good_wav, "--text", "  \t ", system="ours"), ("--text",)),
-    Case("predict-no-transcript-for-text-model", CLEAR_ERROR,
-         lambda env: predict(env, env.good_wav, system="ours"), ("--text",)),
+    # no transcript for a text model: the offline speech recogniser writes one (issue 14)
+    Case("predict-no-transcript-for-text-model", WORKS,
+         lambda env: predict(env, env.good_wav, system="ours"), ('"transcript"', '"confidence"')),
+    Case("predict-asr-model-missing", CLEAR_ERROR,
+         lambda env: predict(env, env.good_wav, "--asr-model", env.tmp / "no-asr", system="ours"),
+         ("no-asr", "speech recogniser folder not found")),
     # --- damaged checkpoints
     Case("ckpt-folder-missing", CLEAR_ERROR,
          lambda env: predict(env, env.good_wav, ckpt=env.tmp / "no-model"), ("no-model", "not a sernb model")),

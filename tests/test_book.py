@@ -139,6 +139,25 @@ def test_static_notebook_replaces_widgets_and_drops_their_state():
     assert "JupyterLab" in data["text/html"] and "application/vnd.jupyter.widget-view+json" not in data
 
 
+def test_staged_markdown_math_becomes_mathml_and_code_is_untouched():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("Let $x_t \\in \\mathbb{R}^{40}$ be a frame:\n\n"
+                                              "$$a = \\frac{1}{T}\n\\sum_t h_t$$\n\nIn code: `$$` and `$5`; $y$."),
+                nbformat.v4.new_code_cell("price = '$x$'")]
+    staged = rp.markdown_math_to_mathml(nb)
+    text = staged.cells[0].source
+    assert "$y$" not in text and "$$a" not in text
+    assert "`$$` and `$5`" in text  # code spans keep their dollars
+    assert staged.cells[1].source == "price = '$x$'" and nb.cells[0].source.startswith("Let $x_t")
+    try:
+        import latex2mathml  # noqa: F401  (the book extra installs it)
+    except ImportError:
+        assert "<code>a = \\frac{1}{T} \\sum_t h_t</code>" in text  # shown as code, not parsed as Markdown
+    else:
+        assert "\\frac" not in text and "\\mathbb" not in text
+        assert text.count("<math") == 3 and text.count('display="block"') == 1
+
+
 def test_external_references_finds_scripts_not_links(tmp_path: Path):
     (tmp_path / "a.html").write_text(
         '<a href="https://example.org">ok</a><script src="https://cdn.example/x.js"></script>'

@@ -131,7 +131,7 @@ def test_cli_train_offline_hub_model_is_a_clear_error(smoke_corpus, tmp_path, ca
     assert "HF_HUB_OFFLINE" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["train", "predict"])
+@pytest.mark.parametrize("command", ["train", "predict", "transcribe"])
 def test_help_explains_every_option(command, capsys):
     import argparse
 

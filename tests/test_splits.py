@@ -169,3 +169,13 @@ def test_validation_from_training_speakers_on_request(table):
     for fold in leave_one_session_out(table, seed=0, speaker_val=False):
         overlap = fold.speaker_overlap(table)
         assert overlap["train&val"] and not overlap["train&test"] and not overlap["val&test"]
+
+
+def test_speaker_summary_lists_three_disjoint_sets_under_loso(table):
+    from sernb.data.splits import speaker_summary
+
+    loso = speaker_summary(leave_one_session_out(table, seed=0), table)
+    assert list(loso.columns) == ["train", "val", "test", "disjoint"]
+    assert (loso["disjoint"] == "yes").all() and len(loso) == 5
+    random = speaker_summary(random_split(table, seed=0), table)
+    assert random["disjoint"].iloc[0].startswith("no")

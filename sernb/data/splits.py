@@ -236,3 +236,18 @@ def _class_order(labels: pd.Series) -> list[str]:
         if present <= set(order):
             return list(order)
     return sorted(present)
+
+
+def speaker_summary(folds: list[Fold], table: pd.DataFrame) -> pd.DataFrame:
+    """Per fold: the train, validation and test speakers and whether the three sets are disjoint.
+
+    Chapter "The evaluation protocol" shows it: under LOSO with speaker-held-out validation
+    every row says "yes"; under the random split every speaker is in every part.
+    """
+    rows = []
+    for fold in folds:
+        speakers = fold.speakers(table)
+        overlap = [pair for pair, shared in fold.speaker_overlap(table).items() if shared]
+        rows.append({"fold": fold.name, **{part: " ".join(names) for part, names in speakers.items()},
+                     "disjoint": "yes" if not overlap else "no (" + ", ".join(overlap) + ")"})
+    return pd.DataFrame(rows).set_index("fold")
