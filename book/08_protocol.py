@@ -265,10 +265,11 @@ if ours is not None:
 # transcribe --profile offline` makes them), or when `ASR_STUDY = True`.
 #
 # **Read the word error rate first.** The synthetic corpus is spoken by eSpeak NG, a formant
-# synthesiser whose voice is far from the human speech Whisper learned from: its word error
-# rate here is around 50% (about 2% on real acted speech, RAVDESS). So on this corpus (b) and
-# (c) measure a recogniser that gets every second word wrong, a much harsher setting than
-# IEMOCAP with a good recogniser; the size of the loss, not its sign, is what does not carry over.
+# synthesiser whose voice is far from the human speech Whisper learned from: over the whole
+# default corpus its word error rate is about 42% (sadness, spoken slowly and low, about 60%),
+# against about 2% on real acted speech (RAVDESS). So on this corpus (b) and (c) measure a
+# recogniser that gets two words in five wrong, a much harsher setting than IEMOCAP with a good
+# recogniser; the size of the loss, not its sign, is what does not carry over.
 
 # %%
 from IPython.display import display
@@ -293,7 +294,7 @@ else:
 # Where (b) loses more than (c), the model trained on gold text leans on words the recogniser
 # does not deliver, and training on recognised text teaches it to read around the errors (and
 # to lean on the audio); where (c) loses as much as (b), the text branch simply carries less
-# when every second word is wrong. The per-class error rates say whether some emotions are
+# when so many words are wrong. The per-class error rates say whether some emotions are
 # harder to recognise (on eSpeak speech, the rate, pitch and range of each emotion's voice).
 
 # %% [markdown]
