@@ -310,6 +310,11 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
     ``table`` replaces the corpus loading (for tests or a filtered table).
     """
     system = get_system(config.system)
+    if config.audio_encoder is not None and not system.accepts("audio_encoder"):
+        from sernb.errors import UserInputError
+
+        raise UserInputError(None, f"system {config.system!r} has its own audio input; audio_encoder "
+                             "(--audio-encoder) applies to the paper's model and its ablations (ours, baseline, ...)")
     table = with_text_source(config, usable_rows(config, load_corpus(config) if table is None else table))
     labels = class_names(config.classes)
     key = experiment_key(config, table)

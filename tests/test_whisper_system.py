@@ -154,6 +154,11 @@ def test_missing_or_damaged_whisper_folder_is_a_clear_error(tmp_path):
         build_model("ours", audio_encoder="wav2vec", text_model="tiny-deberta")
 
 
+def test_audio_encoder_on_a_system_with_its_own_audio_input_is_refused(smoke_corpus, tmp_path):
+    with pytest.raises(UserInputError, match="has its own audio input"):
+        run(tiny(smoke_corpus, "cogmen", audio_encoder="whisper"), results_dir=tmp_path)
+
+
 def test_table1_has_the_whisper_rows_beside_wav2vec2_and_ours():
     from sernb.table1 import PAPER_TABLE1, SYSTEMS
 
