@@ -175,7 +175,8 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--system", default="ours",
                    help="registered system (sernb.models.registry): ours (the paper), baseline, ablation_lstm, ablation_finetune, "
-                   "audio_only, text_only, ... (default: %(default)s)")
+                   "audio_only, text_only, whisper_audio (frozen Whisper tiny.en encoder, audio only), ours_whisper (ours with "
+                   "the Whisper audio branch), ... (default: %(default)s)")
     p.add_argument("--profile", default="offline", choices=list(PROFILES),
                    help="smoke (CI, tiny corpus), offline (synthetic corpus, MiniLM, CPU) or full "
                    "(IEMOCAP, deberta-v3-base, LOSO, GPU) (default: %(default)s)")

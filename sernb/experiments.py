@@ -64,7 +64,9 @@ from sernb.utils import (
 RUNTIME_FIELDS = ("device", "progress", "profile")
 #: Fields added after results were first stored: left out of the key while empty, so adding one
 #: does not invalidate every cached result.
-OPTIONAL_FIELDS = ("mitigations", "text_layers")
+OPTIONAL_FIELDS = ("mitigations", "text_layers", "audio_encoder")
+#: Fields added later whose default is not empty: left out of the key at that default.
+DEFAULT_FIELDS = {"text_source": "gold"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,8 +116,11 @@ class ExperimentConfig(RunSettings):
 
     def shared_model_options(self) -> dict[str, Any]:
         """Model options every system gets when its factory takes them (see ``build_with_shared``)."""
-        return {"text_model": self.text_model, "max_tokens": self.max_tokens, "frame_pool": self.frame_pool,
-                "text_layers": self.text_layers}
+        shared = {"text_model": self.text_model, "max_tokens": self.max_tokens, "frame_pool": self.frame_pool,
+                  "text_layers": self.text_layers}
+        if self.audio_encoder is not None:  # None: each system's own (ours_whisper keeps its Whisper)
+            shared["audio_encoder"] = self.audio_encoder
+        return shared
 
     def train_config(self, seed: int) -> TrainConfig:
         """The :class:`sernb.train.TrainConfig` of one run: the settings both declare, plus the remedies."""
@@ -252,6 +257,21 @@ def usable_rows(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFrame:
     return kept
 
 
+def with_text_source(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the text ``config.text_source`` asks for: the corpus' own (``gold``) or the
+    offline speech recogniser's transcript of every clip (``asr``; :func:`sernb.asr_study.recognised`,
+    cached), in training and test alike. The gold text stays in ``gold_text``."""
+    if config.text_source == "gold" or table.attrs.get("text_source") == "asr":
+        return table
+    if config.text_source != "asr":
+        from sernb.errors import UserInputError
+
+        raise UserInputError(None, f"text_source={config.text_source!r}; choose gold or asr")
+    from sernb.asr_study import recognised
+
+    return recognised(table, progress=config.progress)
+
+
 def class_names(classes: int) -> list[str]:
     from sernb.data import EMOTIONS_4, EMOTIONS_6
 
@@ -275,6 +295,7 @@ def experiment_key(config: ExperimentConfig, table: pd.DataFrame, *, with_seeds:
     """
     settings = {k: v for k, v in config.to_dict().items()
                 if k not in RUNTIME_FIELDS and not (k in OPTIONAL_FIELDS and not v)
+                and not (k in DEFAULT_FIELDS and v == DEFAULT_FIELDS[k])
                 and (with_seeds or k != "seeds")}
     corpus = config_hash([table["utt_id"].tolist(), table["label"].tolist(), table["text"].tolist()])
     return config_hash({"settings": settings, "corpus": corpus, "code": code_fingerprint()})
@@ -289,7 +310,12 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
     ``table`` replaces the corpus loading (for tests or a filtered table).
     """
     system = get_system(config.system)
-    table = usable_rows(config, load_corpus(config) if table is None else table)
+    if config.audio_encoder is not None and not system.accepts("audio_encoder"):
+        from sernb.errors import UserInputError
+
+        raise UserInputError(None, f"system {config.system!r} has its own audio input; audio_encoder "
+                             "(--audio-encoder) applies to the paper's model and its ablations (ours, baseline, ...)")
+    table = with_text_source(config, usable_rows(config, load_corpus(config) if table is None else table))
     labels = class_names(config.classes)
     key = experiment_key(config, table)
     folder = Path(results_dir) if results_dir is not None else results_home()
@@ -310,7 +336,8 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
 
     runs_dir = f"_runs/{experiment_key(config, table, with_seeds=False)}"
     started = time.perf_counter()
-    context: dict[str, Any] = {"device": pick_device(config.device), "progress": config.progress}
+    context: dict[str, Any] = {"device": pick_device(config.device), "progress": config.progress,
+                               "max_frames": config.max_frames}
     runs = []
     for seed in config.seeds:
         for fold in make_folds(table, config.protocol, seed=seed,
@@ -367,9 +394,10 @@ def first_model(result: Result, config: ExperimentConfig, table: pd.DataFrame | 
         side = result.run_path(name).parent / "models" / name
         folder = side / "model"
         if not (folder / MODEL_FILE).exists():
-            table = usable_rows(config, load_corpus(config) if table is None else table)
+            table = with_text_source(config, usable_rows(config, load_corpus(config) if table is None else table))
             fold, seed = first_fold(result, table)
-            context = {"device": pick_device(config.device), "progress": config.progress}
+            context = {"device": pick_device(config.device), "progress": config.progress,
+                       "max_frames": config.max_frames}
             run_fold(config, table, fold, seed, side, class_names(config.classes), context, keep_model=True)
     model, info = load_model(folder, device=device)
     return model, info, folder

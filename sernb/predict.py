@@ -98,7 +98,8 @@ def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike,
     from sernb.train import predict
 
     reads_text = any(name in model.inputs for name in ("tokens", "text_states"))
-    reads_audio = "mfcc" in model.inputs
+    whisper_fields = [name for name in model.inputs if name in ("whisper_frames", "whisper_pooled")]
+    reads_audio = "mfcc" in model.inputs or bool(whisper_fields)
     notes: list[str] = []
     warnings: list[str] = []
     transcript = None
@@ -136,7 +137,15 @@ def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike,
             whole = f"{clip.total_seconds:,.1f} s" if clip.total_seconds else "a longer recording"
             notes.append(f"read only the first {clip.seconds:.2f} s of {whole}: the model uses at most "
                          f"{needed:.2f} s of audio")
-        inputs["mfcc"] = [mfcc(clip.audio, config)]
+        if "mfcc" in model.inputs:
+            inputs["mfcc"] = [mfcc(clip.audio, config)]
+        if whisper_fields:  # the frozen Whisper encoder's states (sernb.models.whisper), 16 kHz audio
+            from sernb.models.inputs import INPUT_PROVIDERS
+
+            audio16 = clip.audio if config.sr == 16000 else read_clip(wav, sr=16000, max_seconds=needed).audio
+            context = {"device": device, "max_frames": info.get("max_frames"), "audio_arrays": [audio16]}
+            for name in whisper_fields:
+                inputs[name] = INPUT_PROVIDERS[name](model, None, context)
     elif not Path(wav).exists():
         notes.append(f"{wav} was not read: this model is text-only")
     if reads_text:

@@ -106,6 +106,13 @@ class RunSettings(TrainingSettings):
     max_tokens: int = setting(128, "text padded/truncated to this many tokens (the paper's 128)")
     text_layers: int | None = setting(None, "fine-tune only the top k text-encoder layers (none: all, "
                                       "the paper)")
+    audio_encoder: str | None = setting(None, "audio branch of the systems that hear audio: mfcc (the paper's "
+                                        "MFCC frames) or whisper (the frozen Whisper tiny.en encoder's "
+                                        "states, offline); none: each system's own",
+                                        choices=("mfcc", "whisper"), default_text="none: each system's own")
+    text_source: str = setting("gold", "where every utterance's text comes from, in training and test: gold "
+                               "(the corpus' transcripts) or asr (the offline speech recogniser's, "
+                               "sernb.asr, cached)", choices=("gold", "asr"))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,7 +21,7 @@ import pandas as pd
 from torch import nn
 
 from sernb import paper
-from sernb.errors import DataError
+from sernb.errors import CheckpointError, DataError
 from sernb.experiments import ExperimentConfig, provenance_line, run
 from sernb.metrics import SCALARS
 from sernb.models.registry import build_with_shared
@@ -44,9 +44,19 @@ PAPER_TABLE1: dict[str, PaperRow] = {
     system: PaperRow(row["paper name"], row["accuracy"], row["f1"], row["params_m"])
     for system, row in paper.rows(paper.TABLE1).items()
 }
-SYSTEMS: tuple[str, ...] = tuple(PAPER_TABLE1)
-#: Errors that mean "this row cannot run on this machine", reported in the table, not raised.
-CANNOT_RUN = (OfflineModelError, FileNotFoundError, OSError)
+#: Rows beyond the paper, placed after the paper row they stand beside: the pretrained speech encoder
+#: that runs offline (Whisper tiny.en's encoder, frozen, sernb.models.whisper) next to Wav2Vec2.0, and
+#: the paper's model with that encoder as its audio branch next to ours. No paper-reported numbers.
+EXTRA_ROWS: dict[str, tuple[str, str]] = {
+    "whisper_audio": ("wav2vec2", "Whisper tiny.en encoder (frozen, offline; not in the paper)"),
+    "ours_whisper": ("ours", "Ours, Whisper audio branch (not in the paper)"),
+}
+SYSTEMS: tuple[str, ...] = tuple(
+    name for row in PAPER_TABLE1
+    for name in (row, *[extra for extra, (after, _) in EXTRA_ROWS.items() if after == row]))
+#: Errors that mean "this row cannot run on this machine", reported in the table, not raised
+#: (a CheckpointError: the Whisper model folder is missing or damaged).
+CANNOT_RUN = (OfflineModelError, FileNotFoundError, OSError, CheckpointError)
 
 
 def describe_encoders(model: nn.Module) -> dict[str, str]:
@@ -58,7 +68,9 @@ def describe_encoders(model: nn.Module) -> dict[str, str]:
     if getattr(model, "text", None) is not None:
         how = "fine-tuned" if config.finetune_text else "frozen"
         text = f"{model.text.spec.label} ({how})"
-    if getattr(model, "audio", None) is not None:
+    if getattr(model, "audio", None) is not None and getattr(config, "audio_encoder", "mfcc") == "whisper":
+        audio = f"{model.audio.whisper.label} -> LayerNorm + linear to {config.hidden}"
+    elif getattr(model, "audio", None) is not None:
         audio = "40-d MFCC -> BiLSTM" if config.audio == "bilstm" else "40-d MFCC, mean pooled (linear)"
     return {"text": text, "audio": audio}
 
@@ -77,9 +89,9 @@ def table1(profile: str = "offline", protocol: str | None = None, seeds: int | S
     if "model_options" in overrides:
         raise TypeError("table1 runs each system with its own defaults; model_options would apply to all "
                         "six, so run sernb.experiments.run for a variant instead")
-    unknown = sorted(set(systems) - set(PAPER_TABLE1))
+    unknown = sorted(set(systems) - set(SYSTEMS))
     if unknown:
-        raise KeyError(f"not Table 1 systems: {unknown}; choose from {list(PAPER_TABLE1)}")
+        raise KeyError(f"not Table 1 systems: {unknown}; choose from {list(SYSTEMS)}")
     if isinstance(seeds, int):
         seeds = tuple(range(seeds))
     audio_model = audio_model or DEFAULT_AUDIO_MODEL  # None (a chapter's default): wav2vec2-base
@@ -97,7 +109,8 @@ def table1(profile: str = "offline", protocol: str | None = None, seeds: int | S
 def _row(name: str, profile: str, protocol: str | None, seeds: Sequence[int] | None, audio_model: str,
          results_dir: str | Path | None, force: bool, overrides: dict[str, Any],
          results: list | None = None) -> dict[str, Any]:
-    paper = PAPER_TABLE1[name]
+    nan = float("nan")
+    paper = PAPER_TABLE1.get(name) or PaperRow(EXTRA_ROWS[name][1], nan, nan, nan)
     options = {"audio_model": audio_model} if name == "wav2vec2" else {}
     config = ExperimentConfig.from_profile(profile, system=name, protocol=protocol, seeds=seeds,
                                            model_options=options, **overrides)

@@ -21,7 +21,7 @@ from sernb.models.ser import SERModel
 from sernb.models.text import OfflineModelError, TextEncoder, resolve_text_model
 
 # The Table 1 comparison systems register themselves (and their input providers) on import.
-from sernb.models import blstm_dcnn, cogmen, wav2vec  # noqa: E402,F401  isort: skip
+from sernb.models import blstm_dcnn, cogmen, wav2vec, whisper  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "ModelConfig",

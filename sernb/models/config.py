@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 AUDIO_ENCODERS = ("bilstm", "mean")
+#: What the audio branch reads: 40-d MFCC frames (the paper) or a frozen Whisper encoder's states.
+AUDIO_INPUTS = ("mfcc", "whisper")
 FUSIONS = ("attention", "concat")
 MODALITIES = ("audio+text", "audio", "text")
 
@@ -31,6 +33,12 @@ class ModelConfig:
         text tokens) or ``"concat"`` (concatenate the two global vectors).
     frame_pool: average every k MFCC frames before the audio encoder (1 = every 10 ms frame, the
         paper; 3 = 30 ms steps, the CPU profiles' "hierarchical pooling", 3x cheaper LSTM).
+    audio_encoder: ``"mfcc"`` (the paper: MFCC frames into ``audio``) or ``"whisper"``: the frozen
+        Whisper tiny.en encoder's states (20 ms steps), layer-normalised and projected to ``hidden``
+        (:class:`sernb.models.whisper.WhisperFrames`), replace the MFCC branch; ``audio``,
+        ``n_mfcc`` and ``frame_pool`` then do not apply. ``whisper_model`` (a CTranslate2 Whisper
+        folder; None: the packaged tiny.en) and ``whisper_input`` (``"clip"`` or ``"window"``)
+        choose the encoder and its input length.
     """
 
     modalities: str = "audio+text"
@@ -46,12 +54,17 @@ class ModelConfig:
     n_classes: int = 6
     max_tokens: int = 128
     text_layers: int | None = None
+    audio_encoder: str = "mfcc"
+    whisper_model: str | None = None
+    whisper_input: str = "clip"
 
     def __post_init__(self) -> None:
         if self.modalities not in MODALITIES:
             raise ValueError(f"modalities={self.modalities!r}; choose one of {MODALITIES}")
         if self.uses_audio and self.audio not in AUDIO_ENCODERS:
             raise ValueError(f"audio={self.audio!r}; choose one of {AUDIO_ENCODERS}")
+        if self.audio_encoder not in AUDIO_INPUTS:
+            raise ValueError(f"audio_encoder={self.audio_encoder!r}; choose one of {AUDIO_INPUTS}")
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion={self.fusion!r}; choose one of {FUSIONS}")
         if self.hidden % 2 or self.hidden % self.heads:

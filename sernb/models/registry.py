@@ -132,6 +132,10 @@ register_config("ablation_finetune", replace(_BASELINE, audio="bilstm", finetune
                 description="BiLSTM + fine-tuned text encoder, concatenation")
 register_config("ours", ModelConfig(), paper="Table 1/2: Ours (+cross-modal attention)",
                 description="BiLSTM + fine-tuned text encoder + 8-head cross-modal attention")
+register_config("ours_whisper", ModelConfig(audio_encoder="whisper"),
+                paper="beyond the paper: Ours with a pretrained audio branch",
+                description="Ours with the frozen Whisper tiny.en encoder's states as the audio branch "
+                "(queries of the cross-modal attention) in place of the MFCC-BiLSTM")
 register_config("audio_only", ModelConfig(modalities="audio"), paper="single-modality control",
                 description="BiLSTM over MFCC frames, mean pooled, MLP (no text)")
 register_config("text_only", ModelConfig(modalities="text"), paper="Table 1: DeBERTa V3 (text only)",

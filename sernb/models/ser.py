@@ -36,7 +36,13 @@ class SERModel(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.audio = build_audio_encoder(c.audio, c.n_mfcc, c.hidden, c.frame_pool) if c.uses_audio else None
+        self.audio = None
+        if c.uses_audio and c.audio_encoder == "whisper":
+            from sernb.models.whisper import WhisperFrames
+
+            self.audio = WhisperFrames(c.hidden, c.whisper_model, c.whisper_input)
+        elif c.uses_audio:
+            self.audio = build_audio_encoder(c.audio, c.n_mfcc, c.hidden, c.frame_pool)
         self.text = TextEncoder(c.text_model, c.hidden, c.finetune_text, c.max_tokens,
                                  c.text_layers) if c.uses_text else None
         self.cross = CrossModalAttention(c.hidden, c.heads) if c.cross_attention else None
@@ -45,17 +51,23 @@ class SERModel(nn.Module):
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        """Batch fields this model reads: ``mfcc``, ``tokens`` (fine-tuned) or ``text_states`` (frozen)."""
+        """Batch fields this model reads: ``mfcc`` (or ``whisper_frames``), ``tokens`` (fine-tuned) or
+        ``text_states`` (frozen)."""
         needed = []
         if self.audio is not None:
-            needed.append("mfcc")
+            needed.append(self.audio_field)
         if self.text is not None:
             needed.append("tokens" if self.config.finetune_text else "text_states")
         return tuple(needed)
 
+    @property
+    def audio_field(self) -> str:
+        """The batch field the audio branch reads: ``mfcc`` or ``whisper_frames``."""
+        return "whisper_frames" if self.config.audio_encoder == "whisper" else "mfcc"
+
     def fit_audio_stats(self, frames: torch.Tensor) -> None:
-        """Set MFCC normalisation from the training frames (N, n_mfcc); a no-op without audio."""
-        if self.audio is not None:
+        """Set MFCC normalisation from the training frames (N, n_mfcc); a no-op without MFCC."""
+        if self.audio is not None and hasattr(self.audio, "norm") and self.audio_field == "mfcc":
             self.audio.norm.fit(frames)
 
     @property
@@ -68,7 +80,8 @@ class SERModel(nn.Module):
         attention = frame_mask = audio_vec = text_vec = None
         audio_missing, text_missing = batch.get("audio_missing"), batch.get("text_missing")
         if self.audio is not None:
-            frames, frame_mask, audio_vec = self.audio(batch["mfcc"], batch["mfcc_mask"])
+            field = self.audio_field
+            frames, frame_mask, audio_vec = self.audio(batch[field], batch[f"{field}_mask"])
         if self.text is not None:
             if "text_states" in batch:  # frozen encoder, states precomputed once
                 token_mask = batch["text_states_mask"]
