@@ -146,7 +146,7 @@ def test_two_processes_racing_on_one_run_store_it_once(smoke_corpus, tmp_path):
                                 str(flags[1 - i])], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True) for i in range(2)]
     outputs = [r.communicate(timeout=300) for r in racers]
-    for r, (out, err) in zip(racers, outputs):
+    for r, (_out, err) in zip(racers, outputs, strict=True):
         assert r.returncode == 0, err[-3000:]
     a, b = (json.loads(out.strip().splitlines()[-1]) for out, _ in outputs)
     # one trained, the other waited on the run's lock and read it: the very same record
