@@ -494,7 +494,7 @@ class GridReport:
         return "\n".join(lines)
 
 
-def _make_executor(options: ExecutorOptions) -> Any:
+def _make_executor(options: ExecutorOptions, n_runs: int = 1) -> Any:
     import submitit
 
     folder = Path(options.log_dir)
@@ -504,7 +504,9 @@ def _make_executor(options: ExecutorOptions) -> Any:
         return submitit.DebugExecutor(folder=folder)
     if options.executor == "local":
         executor = submitit.LocalExecutor(folder=folder)
-        executor.update_parameters(timeout_min=options.time_min, setup=[exports], gpus_per_node=options.gpus_per_job)
+        # a local worker works through many runs: its limit is --time per run it may take
+        executor.update_parameters(timeout_min=options.time_min * n_runs, setup=[exports],
+                                   gpus_per_node=options.gpus_per_job)
         return executor
     if shutil.which("sbatch") is None:
         raise UserInputError(None, "--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node); "
@@ -624,7 +626,7 @@ def work_through(tasks: Sequence[RunTask], index: int = 0, threads: int | None =
 
 def _execute_pool(pending: list[RunTask], options: ExecutorOptions) -> list[Outcome]:
     """local / debug: ``workers`` worker jobs (:func:`work_through`) share the pending runs."""
-    executor = _make_executor(options)
+    executor = _make_executor(options, len(pending))
     failures = Path(options.log_dir) / "failures"
     shutil.rmtree(failures, ignore_errors=True)
     failures.mkdir(parents=True, exist_ok=True)
