@@ -247,6 +247,27 @@ if ours is not None:
           "IEMOCAP, random 8:2, 6 classes) is a random-split figure")
 
 # %% [markdown]
+# ## Running the whole study on a cluster
+#
+# Every number in this chapter is a mean over independent runs: one per (system, fold, seed).
+# They need not run one after the other. `sernb grid` expands the chapter's experiments (read
+# from `sernb.grid.CHAPTER_EXPERIMENTS`, with this chapter's parameters) into their runs, skips
+# the runs already stored and executes the rest in parallel; this chapter then only reads
+# stored results:
+#
+# ```bash
+# sernb grid --profile offline --chapters 8 --executor local --workers 2   # 2 processes, 1 thread each
+# sernb grid --profile full --data-root /data --executor slurm --partition gpu --gpus-per-job 1
+# sernb reproduce --profile full --data-root /data --executor slurm --partition gpu --gpus-per-job 1
+# ```
+#
+# The Slurm executor submits one job array (one run per job) through submitit; the local one
+# starts worker processes that share the cores (workers x threads never exceeds them). Two jobs
+# that compute the same run take turns on a lock beside the run's folder, and every file is
+# written atomically, so the store stays whole on a shared filesystem; a rerun skips what is
+# stored. SPEEDUP_CHAPTER
+
+# %% [markdown]
 # ## Summary
 #
 # * How many test utterances share a speaker or a conversation with training is printed

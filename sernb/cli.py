@@ -55,7 +55,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 def _cmd_grid(args: argparse.Namespace) -> int:
     """Expand experiments into runs, skip the stored ones, execute the rest (sernb.grid)."""
+    import signal
+
     from sernb import grid
+
+    # `kill` (SIGTERM) unwinds like Ctrl-C: the local workers are cancelled, not left running
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     from sernb.experiments import ExperimentConfig
     from sernb.profiles import settings_from_options
 

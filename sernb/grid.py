@@ -35,6 +35,7 @@ A failed run is reported with its log file and does not stop the others.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import math
 import os
@@ -42,7 +43,7 @@ import shutil
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -504,9 +505,10 @@ def _make_executor(options: ExecutorOptions, n_runs: int = 1) -> Any:
         return submitit.DebugExecutor(folder=folder)
     if options.executor == "local":
         executor = submitit.LocalExecutor(folder=folder)
-        # a local worker works through many runs: its limit is --time per run it may take
-        executor.update_parameters(timeout_min=options.time_min * n_runs, setup=[exports],
-                                   gpus_per_node=options.gpus_per_job)
+        # a local worker works through many runs: its limit is --time per run it may take. Its
+        # thread budget goes in its environment (_thread_env), not in a `setup` shell, so that
+        # cancelling (Ctrl-C) reaches the worker itself
+        executor.update_parameters(timeout_min=options.time_min * n_runs, gpus_per_node=options.gpus_per_job)
         return executor
     if shutil.which("sbatch") is None:
         raise UserInputError(None, "--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node); "
@@ -624,6 +626,23 @@ def work_through(tasks: Sequence[RunTask], index: int = 0, threads: int | None =
     return done
 
 
+@contextlib.contextmanager
+def _thread_env(threads: int | None) -> Iterator[None]:
+    """OMP/MKL/OpenBLAS thread limits in the environment the local workers start with."""
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    saved = {k: os.environ.get(k) for k in names}
+    if threads:
+        os.environ.update({k: str(threads) for k in names})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _execute_pool(pending: list[RunTask], options: ExecutorOptions) -> list[Outcome]:
     """local / debug: ``workers`` worker jobs (:func:`work_through`) share the pending runs."""
     executor = _make_executor(options, len(pending))
@@ -633,11 +652,12 @@ def _execute_pool(pending: list[RunTask], options: ExecutorOptions) -> list[Outc
     n = 1 if options.executor == "debug" else min(options.workers or 1, len(pending))
     threads = options.threads if options.executor == "local" else None
     jobs = []
-    for i in range(n):
-        if options.executor == "local" and options.gpus_per_job:
-            g = options.gpus_per_job
-            executor.update_parameters(visible_gpus=tuple(range(i * g, (i + 1) * g)))
-        jobs.append(executor.submit(work_through, pending, i, threads, str(failures)))
+    with _thread_env(threads):
+        for i in range(n):
+            if options.executor == "local" and options.gpus_per_job:
+                g = options.gpus_per_job
+                executor.update_parameters(visible_gpus=tuple(range(i * g, (i + 1) * g)))
+            jobs.append(executor.submit(work_through, pending, i, threads, str(failures)))
     by_dir = {t.run_dir: t for t in pending}
     bar = _bar(len(pending), options)
     records: dict[str, Outcome] = {}
