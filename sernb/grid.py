@@ -181,8 +181,8 @@ def _mitigations(c: _Chapter) -> list[Planned]:  # 10_mitigations: its VARIANTS 
 
 #: Chapter number -> the experiments it runs (a builder of :class:`Planned` from the chapter's
 #: parameters). Chapters 1 (data) and 6 (efficiency: timings, no stored results) train nothing
-#: the grid could run ahead. Keep in step with the chapters' code cells (tests/test_grid.py
-#: checks that a chapter run after the grid trains nothing).
+#: the grid could run ahead. Keep in step with the chapters' code cells: a chapter executed after
+#: ``sernb grid`` must find every result stored and train nothing.
 CHAPTER_EXPERIMENTS: dict[str, Callable[[_Chapter], list[Planned]]] = {
     "02": _training,
     "03": _table1,
@@ -513,8 +513,7 @@ def _make_executor(options: ExecutorOptions, n_runs: int = 1) -> Any:
     if shutil.which("sbatch") is None:
         raise UserInputError(None, "--executor slurm needs Slurm's sbatch on PATH (run on a cluster's login node); "
                              "use --executor local on this machine")
-    folder = Path(options.log_dir) / "%A_%a"
-    executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    executor = submitit.AutoExecutor(folder=folder, cluster="slurm")  # logs: <array>_<index>_0_log.out
     params: dict[str, Any] = {"timeout_min": options.time_min, "cpus_per_task": options.cpus_per_job,
                               "tasks_per_node": 1, "nodes": 1, "name": "sernb-grid",
                               "slurm_array_parallelism": options.array_parallelism, "slurm_setup": [exports]}
