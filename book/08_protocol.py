@@ -313,6 +313,40 @@ else:
 # harder to recognise (on eSpeak speech, the rate, pitch and range of each emotion's voice).
 
 # %% [markdown]
+# ## Running the whole study on a cluster
+#
+# Every number in this chapter is a mean over independent runs: one per (system, fold, seed).
+# They need not run one after the other. `sernb grid` expands the chapter's experiments (read
+# from `sernb.grid.CHAPTER_EXPERIMENTS`, with this chapter's parameters) into their runs, skips
+# the runs already stored and executes the rest in parallel; this chapter then only reads
+# stored results:
+#
+# ```bash
+# sernb grid --profile offline --chapters 8 --executor local --workers 2   # 2 processes, 1 thread each
+# sernb grid --profile full --data-root /data --executor slurm --partition gpu --gpus-per-job 1
+# sernb reproduce --profile full --data-root /data --executor slurm --partition gpu --gpus-per-job 1
+# ```
+#
+# The Slurm executor submits one job array (one run per job) through submitit; the local one
+# starts worker processes that share the cores (workers x threads never exceeds them). Two jobs
+# that compute the same run take turns on a lock beside the run's folder, and every file is
+# written atomically, so the store stays whole on a shared filesystem; a rerun skips what is
+# stored.
+#
+# Measured on the 2-core machine this book was written on, while other work shared it (load
+# average 4-10; offline profile, the paper's model, LOSO, seed 0, held-out sessions 1 and 2):
+# 1 worker x 2 threads took about 1390 s for the two runs, 2 workers x 1 thread 286 s. The
+# load changed between the two, so the ratio (about 5x) overstates what a quiet machine gives
+# (at most about 2x there); the steadier figure is CPU time per run, 57-59 s with one thread
+# against 247-419 s with two. Hence the default: one single-threaded worker per core.
+#
+# Expected wall time: independent runs of t seconds on N workers or GPUs take about
+# ceil(R / N) x t. The LOSO grid of one system (R = 5, t of about 60 s of CPU on a free core) takes
+# 5 x 60 = 300 s on one worker, 3 x 60 = 180 s on two, 60 s on five. The whole book on `full` has
+# R = 236 runs; if a run takes t = 5 minutes on a GPU (an example: measure yours), that is 19.7
+# hours on one GPU, 30 x 5 = 150 minutes on 8 and 8 x 5 = 40 minutes on 32.
+
+# %% [markdown]
 # ## Summary
 #
 # * How many test utterances share a speaker or a conversation with training is printed

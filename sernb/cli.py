@@ -55,6 +55,16 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from sernb.reproduce import reproduce
 
     extra = dict(_parse_param(p) for p in args.param)
+    if args.executor:  # the grid first: the chapters then find every result stored
+        from sernb import grid
+
+        plans = grid.chapter_experiments(args.profile, args.chapters, data_root=args.data_root,
+                                         device=args.device, extra=extra)
+        ran = grid.run_grid(plans, _executor_options(args))
+        print(ran.summary(), flush=True)
+        if not ran.ok:
+            print("sernb reproduce: the grid had failed runs (above); rerun to retry them", file=sys.stderr)
+            return 1
     try:
         report = reproduce(profile=args.profile, data_root=args.data_root, device=args.device,
                            chapters=args.chapters, build=args.build, extra_parameters=extra,
@@ -65,6 +75,107 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"sernb reproduce: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     return 0 if report.ok else 1
+
+
+def _cmd_grid(args: argparse.Namespace) -> int:
+    """Expand experiments into runs, skip the stored ones, execute the rest (sernb.grid)."""
+    import signal
+
+    from sernb import grid
+
+    # `kill` (SIGTERM) unwinds like Ctrl-C: the local workers are cancelled, not left running
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    from sernb.experiments import ExperimentConfig
+    from sernb.profiles import settings_from_options
+
+    overrides = settings_from_options(args)
+    if args.system:
+        plans = [ExperimentConfig.from_profile(args.profile, system=name, **overrides) for name in args.system]
+    else:
+        extra = dict(_parse_param(p) for p in args.param)
+        others = sorted(k for k, v in overrides.items() if v is not None and k not in ("data_root", "device", "progress"))
+        if others:
+            print(f"sernb grid: error: {', '.join('--' + k.replace('_', '-') for k in others)} apply to --system "
+                  "experiments; a chapter's settings are its parameters (-p NAME=VALUE)", file=sys.stderr)
+            return 2
+        plans = grid.chapter_experiments(args.profile, args.chapters, data_root=overrides.get("data_root"),
+                                         device=overrides.get("device") or "auto", extra=extra)
+    expanded = grid.expand(plans, args.results)
+    print(expanded.describe(), flush=True)
+    if args.dry_run:
+        for task in expanded.tasks:
+            state = "stored" if task in expanded.stored else "to run"
+            print(f"  [{state}] {task.label}{' (keeps its model)' if task.keep_model else ''}  {task.run_dir}")
+        return 0
+    report = grid.run_grid(expanded, _executor_options(args))
+    print(report.summary())
+    if report.finalized:
+        print(f"result.json written for {len(report.finalized)} experiment(s)")
+    return 0 if report.ok else 1
+
+
+def _executor_options(args: argparse.Namespace):
+    from sernb.grid import ExecutorOptions
+
+    return ExecutorOptions(executor=args.executor or "local", workers=args.workers, threads=args.threads,
+                           log_dir=args.log_dir, partition=args.partition, gpus_per_job=args.gpus_per_job,
+                           cpus_per_job=args.cpus_per_job, array_parallelism=args.array_parallelism,
+                           time_min=args.time, mem_gb=args.mem, progress=not args.no_progress)
+
+
+def _add_executor_options(p: argparse.ArgumentParser, default: str | None = "local") -> None:
+    """The options of `sernb grid` that say how runs are executed (also on `sernb reproduce`)."""
+    from sernb.grid import EXECUTORS
+
+    g = p.add_argument_group("executing the runs (sernb.grid)")
+    g.add_argument("--executor", choices=EXECUTORS, default=default,
+                   help="local: worker processes on this machine; slurm: a Slurm job array (submitit); "
+                   "debug: in this process" + (" (default: %(default)s)" if default else
+                                               " (default: no grid; the chapters train what they need)"))
+    g.add_argument("--workers", type=int, default=None,
+                   help="local: runs at once (default: the cores divided by --threads)")
+    g.add_argument("--threads", type=int, default=None,
+                   help="threads per run; local: workers x threads may not exceed the cores "
+                   "(default: cores / workers); slurm: --cpus-per-job")
+    g.add_argument("--partition", default=None, help="slurm: partition (default: the cluster's)")
+    g.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per run (default: %(default)s)")
+    g.add_argument("--cpus-per-job", type=int, default=None, help="slurm: CPUs per run (default: --threads or 1)")
+    g.add_argument("--array-parallelism", type=int, default=64,
+                   help="slurm: jobs of the array running at once (default: %(default)s)")
+    g.add_argument("--time", type=int, default=240, metavar="MINUTES",
+                   help="time limit of one run (default: %(default)s)")
+    g.add_argument("--mem", type=float, default=None, metavar="GB", help="slurm: memory per run (default: the partition's)")
+    g.add_argument("--log-dir", default=None,
+                   help="submitit's folder for job files and logs (default: <results>/_grid_logs)")
+
+
+def _add_grid_parser(sub: argparse._SubParsersAction) -> None:
+    from sernb.profiles import PROFILES, add_setting_options
+
+    p = sub.add_parser(
+        "grid",
+        help="run the study's (system, fold, seed) runs in parallel: local processes or Slurm job arrays",
+        description="Expand experiments into their (system, fold, seed) runs: by default every experiment of "
+        "the book's chapters on --profile, or those of --chapters, or one experiment per --system with the "
+        "setting options. Runs already stored are skipped; the rest are executed through submitit (local "
+        "worker processes, a Slurm job array, or in this process), and each experiment's result.json is "
+        "written, so the chapters then only read stored results. A failed run is reported with its log and "
+        "does not stop the others; rerunning the command picks up where it stopped.",
+    )
+    p.add_argument("--profile", default="offline", choices=list(PROFILES), help="run profile (default: %(default)s)")
+    p.add_argument("--chapters", nargs="+", default=None, metavar="CHAPTER",
+                   help="the experiments of these chapters, by number or name (8, 08_protocol); default: all")
+    p.add_argument("--system", nargs="+", default=None, metavar="NAME",
+                   help="instead of chapters: one experiment per system with the profile's settings and the "
+                   "setting options below")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a chapter parameter, as `sernb reproduce -p` passes it (e.g. -p LOSO_SEEDS=3)")
+    add_setting_options(p)
+    _add_executor_options(p)
+    p.add_argument("--results", default=None, help="results store (default: runs/results or $SERNB_RESULTS)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and whether each is stored; run nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for log files)")
+    p.set_defaults(func=_cmd_grid)
 
 
 def _parse_param(text: str) -> tuple[str, object]:
@@ -537,6 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail a chapter whose kernel uses no CPU this long inside a cell (a hung kernel); "
                    "0: never (default: the profile's stall_timeout: smoke 300, offline 600, full 900)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
+    _add_executor_options(p, default=None)
     p.set_defaults(func=_cmd_reproduce)
 
     from sernb.gpucheck import add_arguments as add_gpu_check_arguments
@@ -558,6 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_transcribe_parser(sub)
     _add_bench_parser(sub)
     _add_table1_parser(sub)
+    _add_grid_parser(sub)
 
     return parser
 

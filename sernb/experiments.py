@@ -407,6 +407,21 @@ def run_fold(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int
              labels: list[str], context: dict[str, Any], keep_model: bool = False) -> dict[str, Any]:
     """Train and test one (fold, seed); stored in ``folder`` so a killed experiment resumes.
 
+    Safe for concurrent writers (grid jobs, chapters; :mod:`sernb.grid`): the run holds a lock on
+    ``folder`` (:func:`sernb.utils.folder_lock`) while it checks, trains and writes, so a second
+    process computing the same run waits and then reads the stored run instead of training it
+    again; every file is written atomically, run.json last.
+    """
+    from sernb.utils import folder_lock
+
+    with folder_lock(folder, f"run {folder.name}"):
+        return _run_fold_locked(config, table, fold, seed, Path(folder), labels, context, keep_model)
+
+
+def _run_fold_locked(config: ExperimentConfig, table: pd.DataFrame, fold: Any, seed: int, folder: Path,
+                     labels: list[str], context: dict[str, Any], keep_model: bool = False) -> dict[str, Any]:
+    """:func:`run_fold` under its lock.
+
     A run counts as done only when its run.json (written last) reads back with the files it
     lists, and no half-saved model lies beside it (a model folder without its model.json, left
     by an older sernb killed between run.json and the model); anything less is trained again.

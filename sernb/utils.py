@@ -3,6 +3,7 @@ config hashing."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -10,6 +11,7 @@ import logging
 import os
 import random
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +166,34 @@ def clean_stale_temp(folder: str | os.PathLike, older_than: float = STALE_TEMP_S
         except OSError:  # gone already, or not ours to delete
             continue
     return removed
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, what: str = "") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (the file ``<folder>.lock`` beside it) while inside.
+
+    Two processes that compute the same run (two grid jobs, a chapter and a grid job, on one
+    machine or on several sharing a filesystem) take turns: the second waits, then finds the
+    run stored and reads it. The lock is ``filelock.FileLock`` (``flock``/``fcntl``), released by
+    the kernel when its holder dies, so a killed job never leaves a stale lock; on NFS it needs a
+    lock daemon (NFSv4 has one; Lustre needs the ``flock`` mount option). The lock file lives
+    beside the folder, so removing the folder never removes a lock someone holds.
+    """
+    from filelock import FileLock, Timeout
+
+    path = Path(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logging.getLogger("sernb").info("waiting for %s: another process is computing %s", path,
+                                        what or "it")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def decode_text(data: bytes) -> tuple[str, int]:
