@@ -528,19 +528,10 @@ def transcribe_file(path: str | os.PathLike, **kwargs) -> Transcript:
 
 def cache_file(path: str | os.PathLike, folder: Path, suffix: str = "") -> Path:
     """Cache file of one clip: a hash of its absolute path, size and mtime, as for the MFCCs
-    (:func:`sernb.data.features.cache_file`; not imported, so that a change to the MFCC code does
-    not make every transcript stale)."""
-    from sernb.data.audio import AudioError
+    (:func:`sernb.data.audio.clip_digest`)."""
+    from sernb.data.audio import clip_digest
 
-    path = os.path.abspath(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise AudioError(path, "file not found") from None
-    except OSError as exc:
-        raise AudioError(path, f"cannot stat file: {exc}") from exc
-    digest = hashlib.sha256(f"{path}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
-    return folder / f"{digest}{suffix}.json"
+    return folder / f"{clip_digest(path)}{suffix}.json"
 
 
 def _batches(items: list, size: int) -> Iterator[list]:

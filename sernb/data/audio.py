@@ -60,6 +60,21 @@ class Clip:
         return self.audio.size / self.sr
 
 
+def clip_digest(path: str | os.PathLike) -> str:
+    """A hash of a clip's absolute path, size and modification time: the name of its cache files
+    (MFCC frames, transcripts, speech-encoder states), so an edited or replaced file is recomputed."""
+    import hashlib
+
+    path = os.path.abspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise AudioError(path, "file not found") from None
+    except OSError as exc:
+        raise AudioError(path, f"cannot stat file: {exc}") from exc
+    return hashlib.sha256(f"{path}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
+
+
 def load_audio(path: str | os.PathLike, sr: int = 16000, max_seconds: float | None = None) -> np.ndarray:
     """Load ``path`` as a 1-D float32 array at ``sr`` Hz (channels averaged, resampled).
 

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sernb.data.audio import AudioError, load_audio
+from sernb.data.audio import AudioError, clip_digest, load_audio
 from sernb.utils import clean_stale_temp, config_hash, data_home, load_array, save_array
 
 logger = logging.getLogger("sernb")
@@ -123,15 +123,7 @@ def cache_folder(config: MFCCConfig = MFCCConfig(), cache_dir: str | os.PathLike
 
 def cache_file(path: str | os.PathLike, folder: Path) -> Path:
     """Cache file of one clip: a hash of its absolute path, size and mtime (stale-proof)."""
-    path = os.path.abspath(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise AudioError(path, "file not found") from None
-    except OSError as exc:
-        raise AudioError(path, f"cannot stat file: {exc}") from exc
-    digest = hashlib.sha256(f"{path}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
-    return folder / f"{digest}.npy"
+    return folder / f"{clip_digest(path)}.npy"
 
 
 def extract_mfcc(
