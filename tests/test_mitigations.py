@@ -143,7 +143,8 @@ def test_empty_optional_fields_leave_the_experiment_key_unchanged():
     table = pd.DataFrame({"utt_id": ["a", "b"], "label": ["ang", "sad"], "text": ["x", "y"]})
     config = experiments.ExperimentConfig()
     settings = {k: v for k, v in asdict(config).items()
-                if k not in experiments.RUNTIME_FIELDS and k not in experiments.OPTIONAL_FIELDS}  # keys before them
+                if k not in experiments.RUNTIME_FIELDS and k not in experiments.OPTIONAL_FIELDS
+                and not (k in experiments.DEFAULT_FIELDS and v == experiments.DEFAULT_FIELDS[k])}
     corpus = config_hash([table["utt_id"].tolist(), table["label"].tolist(), table["text"].tolist()])
     before = config_hash({"settings": settings, "corpus": corpus, "code": code_fingerprint()})
     assert experiments.experiment_key(config, table) == before

@@ -46,6 +46,8 @@ def test_encoder_states_cover_the_clip_at_50_per_second():
 
 
 def test_whisper_audio_trains_and_its_states_are_cached_and_reused(smoke_corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("SERNB_DATA", str(tmp_path / "home"))  # a cache of its own: other tests fill the shared one
+    whisper_states._MEMORY.clear()
     config = tiny(smoke_corpus, "whisper_audio")
     check(run(config, results_dir=tmp_path / "a"))
     n_clips = len(usable_rows(config, load_corpus(config)))
