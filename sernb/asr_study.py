@@ -85,7 +85,7 @@ def score_on_recognised(result: Any, config: Any, table: pd.DataFrame | None = N
     model, _, _ = first_model(result, config, table=table, device=device)
     fold, _ = first_fold(result, table)
     test = recognised(table.iloc[list(fold.test)].reset_index(drop=True), progress=config.progress)
-    labels = class_names(config.classes)
+    labels = class_names(config.classes, config.corpus, table)
     context = {"device": pick_device(device), "progress": config.progress, "max_frames": config.max_frames}
     data = SERDataset(prepare_inputs(model, test, context), label_targets(test["label"], labels),
                       max_frames=config.max_frames)
@@ -135,7 +135,7 @@ def gold_vs_recognised(config: Any, seeds: Sequence[int] | None = None, device: 
             row[k] = _mean_std(100 * group[k].to_numpy())
         row["accuracy lost (points)"] = _mean_std(100 * (base - group["accuracy"].to_numpy()))
         summary.append(row)
-    wer = wer_by_class(pd.concat(test_wer), class_names(config.classes))
+    wer = wer_by_class(pd.concat(test_wer), class_names(config.classes, config.corpus))
     return {"table": pd.DataFrame(summary).set_index("setting"), "wer": wer, "runs": runs}
 
 

@@ -195,7 +195,7 @@ def load_bench_data(settings: BenchSettings, device: torch.device) -> BenchData:
     table = load_corpus(config)
     if settings.n_utts < len(table):
         table = table.sample(n=settings.n_utts, random_state=0).reset_index(drop=True)
-    names = class_names(config.classes)
+    names = class_names(config.classes, config.corpus, table)
     labels = label_targets(table["label"], names)
     max_frames = config.max_frames if settings.max_frames == -1 else settings.max_frames
     return BenchData(table, labels, len(names), max_frames, config.shared_model_options(),

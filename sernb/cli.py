@@ -231,6 +231,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     meta = result.record["meta"]
     if "skipped" in meta:
         print(summarize_skips(meta["corpus"], meta["n_utterances"], meta["skipped"], meta.get("repaired")))
+    for modality in result.record.get("uninformative", []):
+        print(f"note: on {meta['corpus']} the {modality} carries no emotion (every speaker reads the same "
+              f"sentences); this system ran with its {modality} marked uninformative")
     print(result.summary())
     print(json.dumps({"result": str(out / "result.json"), "cached_at": str(result.path)}))
     print(model_note)
@@ -393,8 +396,7 @@ def _corpus_table(profile: str, corpus: str | None, data_root: str | None):
         raise UserInputError(None, f"corpus {prof.corpus!r} needs a data root (--data-root DIR)")
     else:
         root = prof.data_root
-    options = {} if prof.corpus in ("meld", "ravdess") else {"classes": prof.classes}
-    return load(prof.corpus, root, **options)
+    return load(prof.corpus, root, classes=prof.classes)
 
 
 def _add_transcribe_parser(sub: argparse._SubParsersAction) -> None:

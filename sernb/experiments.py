@@ -91,7 +91,9 @@ class ExperimentConfig(RunSettings):
         changes = resolve_overrides(overrides)
         base.update(changes)
         if base.get("data_root") and "corpus" not in changes and not _is_synthetic(base["data_root"]):
-            base["corpus"] = "iemocap"  # a data root of real recordings: never label them synthetic
+            from sernb.data.corpora import detect_corpus
+
+            base["corpus"] = detect_corpus(base["data_root"])  # real recordings: never labelled synthetic
         return cls(system=system, profile=p.name, **base)
 
     def __post_init__(self) -> None:
@@ -103,6 +105,18 @@ class ExperimentConfig(RunSettings):
                 raise UserInputError(None, f"{name} must be a positive whole number, not {value!r}")
         if not self.seeds:
             raise UserInputError(None, "seeds is empty: give at least one seed (e.g. --seeds 1 runs seed 0)")
+        from sernb.data.corpora import get_corpus, parse_classes
+        from sernb.data.table import EMOTIONS_6
+        from sernb.profiles import parse_protocol
+
+        try:
+            classes = parse_classes(self.classes)
+        except ValueError as exc:
+            raise UserInputError(None, str(exc)) from None
+        if classes == "native" and get_corpus(self.corpus).native == EMOTIONS_6:
+            classes = 6  # IEMOCAP's native set is the paper's six: one name, one stored key
+        object.__setattr__(self, "classes", classes)
+        object.__setattr__(self, "protocol", parse_protocol(self.protocol))
         # unknown keys or bad values: a clear error now, not mid-run; parsed here, once
         object.__setattr__(self, "_remedies", Mitigations.parse(self.mitigations))
 
@@ -272,12 +286,54 @@ def with_text_source(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFr
     return recognised(table, progress=config.progress)
 
 
-def class_names(classes: int) -> list[str]:
-    from sernb.data import EMOTIONS_4, EMOTIONS_6
+def class_names(classes: int | str, corpus: str = "synthetic", table: pd.DataFrame | None = None) -> list[str]:
+    """The class names in index order: the loaded ``table``'s (:func:`sernb.data.load` records
+    them) when it was loaded for these ``classes``, else those of ``classes`` on ``corpus``."""
+    from sernb.data.corpora import class_set, parse_classes
 
-    if classes not in (4, 6):
-        raise ValueError(f"classes must be 6 or 4, not {classes!r}")
-    return list(EMOTIONS_6 if classes == 6 else EMOTIONS_4)
+    if table is not None and table.attrs.get("class_names") and table.attrs.get("classes") in (
+            parse_classes(classes), "native" if classes == 6 else None):
+        return list(table.attrs["class_names"])
+    names, _ = class_set(corpus, classes)
+    if not names:
+        if table is None:
+            raise ValueError(f"the classes of corpus {corpus!r} ({classes}) are known once its data is read")
+        from sernb.data.splits import _class_order
+
+        return _class_order(table["label"])
+    return list(names)
+
+
+def check_inputs(config: ExperimentConfig, table: pd.DataFrame) -> list[str]:
+    """Refuse a system the corpus cannot feed, and name the inputs that carry no emotion.
+
+    A system that hears audio needs clips (MELD's CSVs alone have none); a system that reads text
+    needs transcripts (a labelled folder may have none). On RAVDESS and CREMA-D every actor reads
+    the same fixed sentences, so the words say nothing about the emotion: a text-only system is
+    refused (its score would be chance by construction) and a system that also hears audio runs
+    with its text marked uninformative (returned, printed by ``sernb train``, stored in result.json).
+    """
+    from sernb.data.corpora import get_corpus
+    from sernb.errors import UserInputError
+
+    needs = set(get_system(config.system).needs)
+    corpus = get_corpus(config.corpus)
+    root = table.attrs.get("root")
+    if needs & {"audio", "wav"} and table.attrs.get("audio") is False:
+        raise UserInputError(root, f"system {config.system!r} hears audio, but this {corpus.name} corpus has no "
+                             "clips (CSVs only); run a text system (text_only) or give the folder with the clips")
+    if "text" not in needs:
+        return []
+    if table.attrs.get("text") is False:
+        raise UserInputError(root, f"system {config.system!r} reads text, but the labels CSV has no text column; "
+                             "add one or run an audio system (audio_only)")
+    if corpus.text_informative:
+        return []
+    if not needs & {"audio", "wav"}:
+        raise UserInputError(root, f"system {config.system!r} reads only text, and on {corpus.name} every actor "
+                             "reads the same fixed sentences: the words carry no emotion, so its score would be "
+                             "chance by construction. Run an audio system (audio_only, wav2vec2, ...)")
+    return ["text"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,8 +371,13 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
 
         raise UserInputError(None, f"system {config.system!r} has its own audio input; audio_encoder "
                              "(--audio-encoder) applies to the paper's model and its ablations (ours, baseline, ...)")
-    table = with_text_source(config, usable_rows(config, load_corpus(config) if table is None else table))
-    labels = class_names(config.classes)
+    from sernb.data.corpora import check_protocol
+
+    check_protocol(config.corpus, config.protocol)
+    table = load_corpus(config) if table is None else table
+    uninformative = check_inputs(config, table)  # before any audio is read: refuse what cannot run
+    table = with_text_source(config, usable_rows(config, table))
+    labels = class_names(config.classes, config.corpus, table)
     key = experiment_key(config, table)
     folder = Path(results_dir) if results_dir is not None else results_home()
     folder = folder / key
@@ -349,6 +410,7 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
             runs.append(run_fold(config, table, fold, seed, run_dir, labels, context, keep_model=keep))
     record = _aggregate(config, system.name, key, table, labels, runs, context, time.perf_counter() - started)
     record["runs_dir"] = runs_dir
+    record["uninformative"] = uninformative  # inputs that carry no emotion on this corpus (check_inputs)
     _write_tables(folder, runs, record)
     atomic_write_json(folder / "result.json", record)
     return Result.load(folder)  # exactly what a later cached call returns
@@ -398,7 +460,8 @@ def first_model(result: Result, config: ExperimentConfig, table: pd.DataFrame | 
             fold, seed = first_fold(result, table)
             context = {"device": pick_device(config.device), "progress": config.progress,
                        "max_frames": config.max_frames}
-            run_fold(config, table, fold, seed, side, class_names(config.classes), context, keep_model=True)
+            run_fold(config, table, fold, seed, side, class_names(config.classes, config.corpus, table), context,
+                     keep_model=True)
     model, info = load_model(folder, device=device)
     return model, info, folder
 
@@ -616,7 +679,7 @@ def provenance_line(results: Result | Sequence[Result]) -> str:
     created = sorted(str(m.get("created", ""))[:10] for m in metas if m.get("created"))
     when = created[0] if created and created[0] == created[-1] else " to ".join([created[0], created[-1]]) \
         if created else "?"
-    corpus = "SYNTHETIC" if any(m.get("synthetic") for m in metas) else values("corpus")
+    corpus = ", ".join(sorted({"SYNTHETIC" if m.get("synthetic") else str(m.get("corpus")) for m in metas}))
     return (f"Provenance: {len(results)} stored result(s), {n_runs} run(s); code {values('code_fingerprint')} "
             f"(git {values('git_commit')}); device {values('device')}; corpus {corpus}; made {when} "
             f"(this code: {code_fingerprint()})")

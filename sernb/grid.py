@@ -379,7 +379,7 @@ def run_task(task: RunTask, threads: int | None = None) -> dict[str, Any]:
     if fold is None:
         raise StaleGridError(f"no fold {task.fold!r} for seed {task.seed} in this corpus")
     context = {"device": pick_device(config.device), "progress": False}
-    record = run_fold(config, table, fold, task.seed, Path(task.run_dir), class_names(config.classes), context,
+    record = run_fold(config, table, fold, task.seed, Path(task.run_dir), class_names(config.classes, config.corpus, table), context,
                       keep_model=task.keep_model)
     return {"label": task.label, "run_dir": task.run_dir, "accuracy": record.get("accuracy"),
             "seconds": record.get("seconds"), "wall_seconds": time.perf_counter() - started,

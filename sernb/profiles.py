@@ -35,6 +35,18 @@ from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
+from sernb.data.corpora import CORPORA, parse_classes
+
+CORPUS_NAMES = tuple(CORPORA)
+PROTOCOL_NAMES = ("random", "loso", "speaker_kfold", "official")
+PROTOCOL_ALIASES = {"actor_kfold": "speaker_kfold", "leave_one_session_out": "loso"}
+
+
+def parse_protocol(text: str) -> str:
+    """A protocol name with ``-`` read as ``_``; ``actor_kfold`` is ``speaker_kfold``."""
+    name = str(text).strip().lower().replace("-", "_")
+    return PROTOCOL_ALIASES.get(name, name)
+
 
 class _NoneValue:
     """The type of :data:`NONE`: an override that sets a setting to None (not "keep the profile's")."""
@@ -83,18 +95,25 @@ class TrainingSettings:
 class RunSettings(TrainingSettings):
     """All the settings that change between a CI run, a laptop run and a GPU-server run."""
 
-    corpus: str = setting("synthetic", "synthetic (generated here) or iemocap (needs --data-root)",
-                          choices=("synthetic", "iemocap"))
-    data_root: str | None = setting(None, "folder holding IEMOCAP_full_release (or a synthetic corpus)",
+    corpus: str = setting("synthetic", "synthetic (generated here), iemocap, ravdess, cremad, meld (its CSVs "
+                          "alone serve text-only work) or folder (a labels CSV: sernb.data.folder); all but "
+                          "synthetic need --data-root", choices=CORPUS_NAMES)
+    data_root: str | None = setting(None, "folder holding the corpus (IEMOCAP_full_release, Actor_NN/, AudioWAV/, "
+                                    "the MELD CSVs, a labels CSV) or a synthetic corpus",
                                     none_allowed=False, metavar="DIR",
                                     default_text="none: the generated synthetic corpus; full: $SERNB_DATA_ROOT")
     synth_size: str = setting("default", "size of the generated synthetic corpus when no data root is given",
                               choices=("smoke", "default", "iemocap"))
-    classes: int = setting(6, "6: the paper's classes; 4: neu/ang/sad/hap with exc merged", choices=(6, 4))
+    classes: int | str = setting("native", "native: the corpus' own classes (IEMOCAP's: the paper's 6); 6: "
+                                 "IEMOCAP's six; 4: neu/ang/sad/hap (IEMOCAP's exc merged into hap, other "
+                                 "corpora mapped); all: every label in the data; or a comma list of labels",
+                                 parse=parse_classes, metavar="{native,6,4,all,LABEL,LABEL,...}")
     text_model: str = setting("minilm", "minilm (offline), deberta-v3-base, a hub id or a local folder "
                               "(sernb.models.text.resolve_text_model)")
-    protocol: str = setting("random", "random: the paper's 8:2 split; loso: leave one session out, "
-                            "speaker independent", choices=("random", "loso"))
+    protocol: str = setting("random", "random: the paper's 8:2 split; loso: leave one session out (RAVDESS, "
+                            "CREMA-D: one actor); speaker_kfold (or actor_kfold): 5 speaker-independent folds; "
+                            "official: MELD's or a labelled folder's train/dev/test", parse=parse_protocol,
+                            choices=PROTOCOL_NAMES)
     seeds: tuple[int, ...] = setting((0,), "run seeds 0..N-1 and report mean and std over folds x seeds",
                                      metavar="N")
     validation: str = setting("speakers", "where early stopping's validation rows come from under a "
@@ -215,6 +234,8 @@ def profile_default_text(name: str) -> str:
 
 def _parser_for(f: Any) -> Any:
     """argparse ``type`` for field ``f``: its base type, plus ``none`` where the field can be None."""
+    if "parse" in f.metadata:
+        return _custom_parser(f.metadata["parse"])
     default = f.default if f.default is not MISSING else None
     base = type(default) if default is not None else (int if "int" in str(f.type) else str)
     if f.name == "seeds":
@@ -240,6 +261,18 @@ def _parser_for(f: Any) -> Any:
         return value
 
     parse.__name__ = base.__name__  # argparse names the type in its errors
+    return parse
+
+
+def _custom_parser(convert: Any) -> Any:
+    """argparse ``type`` from a field's own ``parse`` function (ValueError -> a usage error)."""
+    def parse(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = getattr(convert, "__name__", "value")
     return parse
 
 

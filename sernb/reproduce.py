@@ -710,7 +710,9 @@ def _check_kernel(python: str) -> None:
         raise RuntimeError(f"no Jupyter kernel named {KERNEL_NAME!r}; run `make install`, which registers "
                            f"this environment's python with `python -m ipykernel install --sys-prefix "
                            f"--name {KERNEL_NAME}`")
-    if os.path.abspath(python) != os.path.abspath(sys.executable):
+    here, there = Path(sys.executable), Path(python)
+    # python and python3 in one venv are links to the same interpreter: same folder, same target
+    if there.parent.resolve() != here.parent.resolve() or there.resolve() != here.resolve():
         print(f"warning: kernel {KERNEL_NAME!r} runs {python}, not this environment's {sys.executable}; "
               "chapters may not find sernb", file=sys.stderr)
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from sernb import paper
 from sernb.errors import CheckpointError, DataError
-from sernb.experiments import ExperimentConfig, provenance_line, run
+from sernb.experiments import ExperimentConfig, class_names, provenance_line, run
 from sernb.metrics import SCALARS
 from sernb.models.registry import build_with_shared
 from sernb.models.text import OfflineModelError
@@ -133,7 +133,7 @@ def _row(name: str, profile: str, protocol: str | None, seeds: Sequence[int] | N
                 raise _NotRun(f"{spec.label}: Table 1 never reports numbers from untrained weights; pass "
                               "--audio-model with a pretrained folder or hub id")
         # built exactly as the run builds it, so only the fine-tuned text layers count as trainable
-        model = build_with_shared(name, config.classes, config.shared_model_options(), **config.model_options)
+        model = build_with_shared(name, len(class_names(config.classes, config.corpus)), config.shared_model_options(), **config.model_options)
         encoders = describe_encoders(model)
         row["text_encoder"], row["audio_encoder"] = encoders["text"], encoders["audio"]
         row["params_m"] = round(sum(p.numel() for p in model.parameters()) / 1e6, 2)

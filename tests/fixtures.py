@@ -216,3 +216,111 @@ def make_ravdess(base: Path) -> Path:
             else:
                 write_bytes(folder / name, CORRUPT)
     return base
+
+
+# ---------------------------------------------------------------------------- CREMA-D
+
+CREMAD_FILES = ["1001_DFA_ANG_XX.wav", "1001_IEO_HAP_HI.wav", "1001_TIE_NEU_XX.wav", "1002_DFA_SAD_LO.wav",
+                "1002_IWW_DIS_MD.wav", "1002_TAI_FEA_XX.wav", "1002_XXX_ANG_XX.wav", "1003_DFA_CAL_XX.wav",
+                "readme.txt"]
+CREMAD_SKIPS_ALL = {"unknown emotion or sentence code": 2, "unparseable file name": 1}
+CREMAD_KEPT_ALL = 6
+
+
+def make_cremad(base: Path, demographics: bool = True) -> Path:
+    """Write ``AudioWAV/`` (16 kHz wavs; an unknown sentence code, an unknown emotion and a stray
+    file on purpose) and ``VideoDemographics.csv`` under ``base``; return ``base``."""
+    for name in CREMAD_FILES:
+        if name.endswith(".wav"):
+            write_wav(base / "AudioWAV" / name, seconds=0.05)
+        else:
+            write_bytes(base / "AudioWAV" / name, b"notes")
+    if demographics:
+        (base / "VideoDemographics.csv").write_text("ActorID,Age,Sex,Race,Ethnicity\n1001,51,Male,Caucasian,"
+                                                    "Not Hispanic\n1002,21,Female,Caucasian,Not Hispanic\n")
+    return base
+
+
+# ---------------------------------------------------------------------------- a labelled folder
+
+FOLDER_ROWS = [  # path, label, speaker, text, split ; "missing" files are not written
+    ("a/one.wav", "Neutral", "s1", "hello there", "train"), ("a/two.wav", "angry", "s1", "go away", "train"),
+    ("b/three.wav", "sad", "s2", "i miss her", "val"), ("b/four.wav", "happy", "s2", "great news", "test"),
+    ("b/five.wav", "bored", "s3", "whatever", "test"), ("missing.wav", "sad", "s3", "gone", "train"),
+    ("c/six.wav", "", "s3", "no label", "train"),
+]
+FOLDER_SKIPS_ALL = {"missing audio file": 1, "blank label": 1}
+FOLDER_KEPT_ALL = 5
+
+
+def make_folder(base: Path) -> Path:
+    """A labels.csv with relative paths, mixed-case labels, a missing file and a blank label."""
+    import pandas as pd
+
+    for path, *_ in FOLDER_ROWS:
+        if path != "missing.wav":
+            write_wav(base / path, seconds=0.05)
+    pd.DataFrame(FOLDER_ROWS, columns=["path", "label", "speaker", "text", "split"]).to_csv(base / "labels.csv",
+                                                                                            index=False)
+    return base
+
+
+# ---------------------------------------------------------------------------- trainable real layouts
+
+#: The synthetic corpus' six labels as RAVDESS emotion codes and CREMA-D emotion codes (a stand-in
+#: mapping: the point is a trainable corpus in each real layout, not the labels' meaning).
+RAVDESS_CODES = {"neu": 1, "hap": 3, "sad": 4, "ang": 5, "fru": 7, "exc": 8}
+CREMAD_CODES = {"neu": "NEU", "hap": "HAP", "sad": "SAD", "ang": "ANG", "fru": "DIS", "exc": "FEA"}
+
+
+def relayout(table, base: Path, layout: str) -> Path:
+    """The clips of an utterance table (the synthetic smoke corpus) linked into ``layout``'s folder
+    structure under ``base``: ``ravdess``, ``cremad``, ``folder`` (labels.csv with text and split)
+    or ``meld_csv`` (MELD's three CSVs, no clips). Returns the root a loader takes."""
+    import os
+
+    import pandas as pd
+
+    from sernb.data.cremad import SENTENCES
+
+    speakers = {s: i + 1 for i, s in enumerate(sorted(table["speaker"].unique()))}
+    per_actor: dict[int, int] = {}
+    rows = []
+    for k, r in enumerate(table.itertuples()):
+        actor = speakers[r.speaker]
+        j = per_actor[actor] = per_actor.get(actor, -1) + 1  # the clip's number within its actor
+        if layout == "ravdess":
+            name = f"03-01-{RAVDESS_CODES[r.label]:02d}-01-{k % 2 + 1:02d}-{k // 2 % 99 + 1:02d}-{actor:02d}.wav"
+            target = base / f"Actor_{actor:02d}" / name
+        elif layout == "cremad":
+            sentence, level = list(SENTENCES)[j % 12], ("XX", "LO", "MD", "HI")[j // 12]
+            target = base / "AudioWAV" / f"{1000 + actor}_{sentence}_{CREMAD_CODES[r.label]}_{level}.wav"
+        elif layout == "folder":
+            target = base / "clips" / f"{r.utt_id}.wav"
+            rows.append({"path": f"clips/{r.utt_id}.wav", "label": r.label, "speaker": r.speaker,
+                         "text": r.text, "session": r.session, "split": ("train", "train", "train", "dev", "test")[k % 5]})
+        elif layout == "meld_csv":
+            rows.append({"Sr No.": k + 1, "Utterance": r.text, "Speaker": r.speaker,
+                         "Emotion": {"neu": "neutral", "hap": "joy", "sad": "sadness", "ang": "anger",
+                                     "fru": "disgust", "exc": "surprise"}[r.label], "Sentiment": "neutral",
+                         "Dialogue_ID": k // 4, "Utterance_ID": k % 4, "Season": 1, "Episode": 1,
+                         "StartTime": "00:00:01,000", "EndTime": "00:00:02,000",
+                         "_split": ("train", "train", "train", "dev", "test")[k % 5]})
+            continue
+        else:
+            raise ValueError(layout)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(r.wav_path, target)
+    if layout == "folder":
+        pd.DataFrame(rows).to_csv(base / "labels.csv", index=False)
+    if layout == "meld_csv":
+        from sernb.data.meld import CSV_NAMES
+
+        frame = pd.DataFrame(rows)
+        base.mkdir(parents=True, exist_ok=True)
+        for split, part in frame.groupby("_split"):
+            part = part.drop(columns="_split").copy()
+            part["Dialogue_ID"] = range(len(part))  # ids restart per split, as in MELD
+            part["Utterance_ID"] = 0
+            part.to_csv(base / CSV_NAMES[split], index=False)
+    return base

@@ -2,7 +2,7 @@
 
 Typical use::
 
-    table = load("iemocap", "/data/iemocap")    # or load("synthetic", generate("smoke"))
+    table = load("iemocap", "/data/iemocap")    # or load("synthetic", generate("smoke")), "ravdess", ...
     folds = splits.make_folds(table, "loso")     # sernb.data.splits
     feats = features.extract_mfcc(table)         # sernb.data.features, cached on disk
 
@@ -17,36 +17,32 @@ import os
 
 import pandas as pd
 
+from sernb.data.corpora import CORPORA as _CORPORA
+from sernb.data.corpora import class_set, get_corpus, parse_classes
 from sernb.data.table import COLUMNS, EMOTIONS_4, EMOTIONS_6, describe_skips
 
 __all__ = ["COLUMNS", "CORPORA", "EMOTIONS_4", "EMOTIONS_6", "describe_skips", "load"]
 
-#: Names accepted by :func:`load`; "synthetic" is the IEMOCAP loader with corpus="synthetic".
-CORPORA = ("iemocap", "synthetic", "meld", "ravdess")
+#: Names accepted by :func:`load` (:mod:`sernb.data.corpora` describes each).
+CORPORA = tuple(_CORPORA)
 
 
-def load(corpus: str, root: str | os.PathLike, **options) -> pd.DataFrame:
-    """Load ``corpus`` found under ``root`` into the utterance table.
+def load(corpus: str, root: str | os.PathLike, classes: int | str = "native", **options) -> pd.DataFrame:
+    """Load ``corpus`` found under ``root`` into the utterance table, keeping ``classes``.
 
-    Options: iemocap/synthetic ``classes=6|4|"all"``; meld ``classes="all"|4, splits=(...)``;
-    ravdess ``classes="all"|4``. Loaders are imported lazily so that importing
-    :mod:`sernb.data` stays cheap.
+    ``classes``: ``"native"`` (the corpus' own set; IEMOCAP's is the paper's six), ``"all"``
+    (every label in the data), 6, 4 or a comma list (:mod:`sernb.data.corpora`). Other options go
+    to the loader (meld ``splits=``, ``audio=``). ``table.attrs["class_names"]`` holds the
+    classes in index order. Loaders are imported lazily so that importing :mod:`sernb.data`
+    stays cheap.
     """
-    name = corpus.lower()
-    if name == "iemocap":
-        from sernb.data.iemocap import load_iemocap
-
-        return load_iemocap(root, **options)
-    if name == "synthetic":
-        from sernb.data.iemocap import load_iemocap
-
-        return load_iemocap(root, corpus="synthetic", **options)
-    if name == "meld":
-        from sernb.data.meld import load_meld
-
-        return load_meld(root, **options)
-    if name == "ravdess":
-        from sernb.data.ravdess import load_ravdess
-
-        return load_ravdess(root, **options)
-    raise ValueError(f"unknown corpus {corpus!r}; choose from {CORPORA}")
+    spec = get_corpus(corpus)
+    names, mapping = class_set(spec.name, classes)
+    table = spec.load_function()(root, classes="all" if mapping is None else mapping, **options)
+    if not names:
+        found = tuple(pd.unique(table["label"]))
+        native = spec.native or ()
+        names = tuple(n for n in native if n in found) + tuple(sorted(set(found) - set(native)))
+    table.attrs["class_names"] = list(names)
+    table.attrs["classes"] = parse_classes(classes)
+    return table

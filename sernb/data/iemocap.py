@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +47,11 @@ class _Evaluation:
     label: str
 
 
-def label_map(classes: int | str = 6) -> dict[str, str] | None:
-    """Raw IEMOCAP label -> label kept; None keeps every raw label (``classes="all"``)."""
+def label_map(classes: int | str | Mapping[str, str] = 6) -> dict[str, str] | None:
+    """Raw IEMOCAP label -> label kept; None keeps every raw label (``classes="all"``); a
+    mapping (from :func:`sernb.data.corpora.class_set`) is used as it is."""
+    if isinstance(classes, Mapping):
+        return dict(classes)
     if classes == 6:
         return {c: c for c in EMOTIONS_6}
     if classes == 4:
@@ -81,8 +85,13 @@ def is_synthetic(release: Path) -> bool:
     return False
 
 
+def load_synthetic(root: str | os.PathLike, classes: int | str | Mapping[str, str] = 6) -> pd.DataFrame:
+    """:func:`load_iemocap` with the corpus column ``"synthetic"`` (a corpus made by ``sernb synth``)."""
+    return load_iemocap(root, classes, corpus="synthetic")
+
+
 def load_iemocap(
-    root: str | os.PathLike, classes: int | str = 6, corpus: str | None = None
+    root: str | os.PathLike, classes: int | str | Mapping[str, str] = 6, corpus: str | None = None
 ) -> pd.DataFrame:
     """Load IEMOCAP-format data: one row per labelled utterance that has a wav and a transcript.
 

@@ -1,12 +1,14 @@
 """MELD (Friends, multimodal, public) -> the utterance table.
 
-No chapter uses it yet (the book runs on IEMOCAP-format corpora). Dialogue ids restart in
+Chapter "Real speech" uses it. Dialogue ids restart in
 every split, so clips are keyed by (split, dialogue, utterance): ``utt_id = "train_dia12_utt3"``. ``session`` holds the official
 split name (``"train"``, ``"dev"``, ``"test"``), which :func:`sernb.data.splits.official_split`
 turns back into a fold. Labels stay MELD's own seven emotions, lower-cased (neutral, joy,
 surprise, anger, sadness, disgust, fear); ``classes=4`` maps neutral->neu, anger->ang,
 sadness->sad, joy->hap and skips the other three. Clips are .mp4 (decoded later with ffmpeg by
-:mod:`sernb.data.audio`); a .wav of the same name is used when there is one.
+:mod:`sernb.data.audio`); a .wav of the same name is used when there is one. Without any clip
+folder (the CSVs alone, a few MB) the table is text-only: ``wav_path`` is empty and
+``table.attrs["audio"]`` is False, so systems that hear audio are refused with a clear message.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import io
 import math
 import os
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-from sernb.data.table import make_table
+from sernb.data.table import keep_label, make_table
 from sernb.errors import DataError, DataNotFound
 from sernb.utils import decode_text
 
@@ -36,27 +39,32 @@ _REQUIRED = ["Utterance", "Speaker", "Emotion", "Dialogue_ID", "Utterance_ID", "
 
 
 def load_meld(
-    root: str | os.PathLike, classes: int | str = "all", splits: tuple[str, ...] = SPLITS
+    root: str | os.PathLike, classes: int | str | Mapping[str, str] = "all", splits: tuple[str, ...] = SPLITS,
+    audio: bool | None = None,
 ) -> pd.DataFrame:
     """Load the MELD CSVs of ``splits`` and match every row to its clip.
 
     ``root`` is the folder holding the three CSVs and clip folders (searched two levels deep,
-    so ``MELD.Raw/`` or the parent of it both work). ``classes`` is ``"all"`` (7 native labels)
-    or 4. Rows without a clip, with a known-bad clip or an unmapped label are counted skips.
+    so ``MELD.Raw/`` or the parent of it both work). ``classes`` is ``"all"`` (7 native labels),
+    4 or a map native label -> kept label. ``audio``: None uses the clips when any clip folder
+    is there and reads the CSVs alone otherwise; True requires the clips; False ignores them.
+    With clips, rows without one, with a known-bad clip or an unmapped label are counted skips.
     """
-    if classes not in ("all", 4):
-        raise ValueError(f"classes must be 'all' or 4 for MELD, not {classes!r}")
+    if not (classes in ("all", 4) or isinstance(classes, Mapping)):
+        raise ValueError(f"classes must be 'all', 4 or a label map for MELD, not {classes!r}")
     unknown = set(splits) - set(SPLITS)
     if unknown:
         raise ValueError(f"unknown MELD split(s) {sorted(unknown)}; choose from {SPLITS}")
     root = Path(root).expanduser().resolve()
+    if audio is None:
+        audio = any(_find(root, CLIP_DIRS[split], want_dir=True, required=False) for split in splits)
     skipped: Counter = Counter()
     repaired: Counter = Counter()
     rows = []
     for split in SPLITS:
         if split in splits:
-            rows += _split_rows(root, split, classes, skipped, repaired)
-    return make_table(rows, skipped, "meld", str(root), classes=classes,
+            rows += _split_rows(root, split, classes, skipped, repaired, audio)
+    return make_table(rows, skipped, "meld", str(root), classes=classes, audio=audio,
                       repaired={k: int(v) for k, v in sorted(repaired.items()) if v})
 
 
@@ -70,10 +78,10 @@ def parse_time(value: str) -> float:
         return float("nan")
 
 
-def _split_rows(root: Path, split: str, classes: int | str, skipped: Counter, repaired: Counter) -> list[dict]:
+def _split_rows(root: Path, split: str, classes, skipped: Counter, repaired: Counter, audio: bool) -> list[dict]:
     frame = _read_csv(_find(root, CSV_NAMES[split], want_dir=False), split, repaired)
-    clip_dir = _find(root, CLIP_DIRS[split], want_dir=True)
-    clips = _list_clips(clip_dir)
+    clip_dir = _find(root, CLIP_DIRS[split], want_dir=True) if audio else None
+    clips = _list_clips(clip_dir) if clip_dir is not None else None
     seen: set[tuple[int, int]] = set()
     rows = []
     for record in frame.to_dict("records"):
@@ -88,9 +96,10 @@ def _split_rows(root: Path, split: str, classes: int | str, skipped: Counter, re
     return rows
 
 
-def _row(record: dict, split: str, classes, clip_dir: Path, clips: dict[str, int],
+def _row(record: dict, split: str, classes, clip_dir: Path | None, clips: dict[str, int] | None,
          seen: set, skipped: Counter) -> dict | None:
-    """One CSV record -> a table row, or None after counting why it was skipped."""
+    """One CSV record -> a table row, or None after counting why it was skipped (text-only
+    when ``clips`` is None)."""
     try:
         dia, utt = int(record["Dialogue_ID"]), int(record["Utterance_ID"])
     except (TypeError, ValueError):
@@ -101,25 +110,28 @@ def _row(record: dict, split: str, classes, clip_dir: Path, clips: dict[str, int
         return None
     seen.add((dia, utt))
     native = str(record["Emotion"]).strip().lower()
-    label = native if classes == "all" else TO_4.get(native)
-    if label is None or native not in EMOTIONS_7:
+    label = keep_label(native, classes, TO_4) if native in EMOTIONS_7 else None
+    if label is None:
         skipped[f"label:{native}"] += 1
         return None
-    if (split, dia, utt) in KNOWN_BAD:
-        skipped[KNOWN_BAD[(split, dia, utt)]] += 1
-        return None
-    clip = _clip_name(f"dia{dia}_utt{utt}", clips)
-    if clip is None:
-        skipped["missing clip"] += 1
-        return None
-    if clips[clip] == 0:
-        skipped["empty clip"] += 1
-        return None
+    wav_path = ""
+    if clips is not None:
+        if (split, dia, utt) in KNOWN_BAD:
+            skipped[KNOWN_BAD[(split, dia, utt)]] += 1
+            return None
+        clip = _clip_name(f"dia{dia}_utt{utt}", clips)
+        if clip is None:
+            skipped["missing clip"] += 1
+            return None
+        if clips[clip] == 0:
+            skipped["empty clip"] += 1
+            return None
+        wav_path = str(clip_dir / clip)
     speaker = str(record["Speaker"]).strip()
     return {
         "utt_id": f"{split}_dia{dia}_utt{utt}", "corpus": "meld", "session": split,
         "dialog": f"{split}_dia{dia}", "turn": utt, "speaker": speaker, "gender": GENDERS.get(speaker),
-        "label": label, "text": str(record["Utterance"]).strip(), "wav_path": str(clip_dir / clip),
+        "label": label, "text": str(record["Utterance"]).strip(), "wav_path": wav_path,
         "start": parse_time(record["StartTime"]), "end": parse_time(record["EndTime"]),
         "scripted": True, "_dia": dia,
     }
@@ -140,12 +152,14 @@ def _read_csv(path: Path, split: str, repaired: Counter) -> pd.DataFrame:
     return frame
 
 
-def _find(root: Path, name: str, want_dir: bool) -> Path:
+def _find(root: Path, name: str, want_dir: bool, required: bool = True) -> Path | None:
     """``root/name``, ``root/*/name`` or ``root/*/*/name``: MELD archives nest differently."""
     for pattern in (name, f"*/{name}", f"*/*/{name}"):
         for path in sorted(root.glob(pattern)):
             if path.is_dir() if want_dir else path.is_file():
                 return path
+    if not required:
+        return None
     kind = "folder" if want_dir else "file"
     raise DataNotFound(root, f"no MELD {kind} {name!r} here (searched two levels deep)")
 

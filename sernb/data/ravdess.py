@@ -1,6 +1,6 @@
 """RAVDESS (acted, audio only, public) -> the utterance table.
 
-No chapter uses it yet; its folds are speaker independent, by actor. Everything comes from
+Chapter "Real speech" uses it; its folds are speaker independent, by actor. Everything comes from
 the file name ``03-01-EE-II-SS-RR-AA.wav`` (modality, vocal channel, emotion, intensity,
 statement, repetition, actor). ``session`` is the actor number, so leave-one-session-out is
 leave-one-actor-out. There are no dialogs: each clip is its own dialog of one turn.
@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-from sernb.data.table import make_table
+from sernb.data.table import keep_label, make_table
 from sernb.errors import DataNotFound
 
 EMOTIONS_8 = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
@@ -25,14 +26,15 @@ STATEMENTS = {1: "Kids are talking by the door", 2: "Dogs are sitting by the doo
 _NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})\.(wav|mp4)$")
 
 
-def load_ravdess(root: str | os.PathLike, classes: int | str = "all") -> pd.DataFrame:
+def load_ravdess(root: str | os.PathLike, classes: int | str | Mapping[str, str] = "all") -> pd.DataFrame:
     """Load every ``Actor_NN/*.wav`` under ``root`` (or one folder below it).
 
-    ``classes`` is ``"all"`` (the 8 native labels) or 4 (neutral->neu, angry->ang, sad->sad,
-    happy->hap; calm, fearful, disgust and surprised are counted skips).
+    ``classes`` is ``"all"`` (the 8 native labels), 4 (neutral->neu, angry->ang, sad->sad,
+    happy->hap; calm, fearful, disgust and surprised are counted skips) or a map native label ->
+    kept label (:func:`sernb.data.corpora.class_set`).
     """
-    if classes not in ("all", 4):
-        raise ValueError(f"classes must be 'all' or 4 for RAVDESS, not {classes!r}")
+    if not (classes in ("all", 4) or isinstance(classes, Mapping)):
+        raise ValueError(f"classes must be 'all', 4 or a label map for RAVDESS, not {classes!r}")
     root = Path(root).expanduser().resolve()
     actor_dirs = sorted(p for p in [*root.glob("Actor_*"), *root.glob("*/Actor_*")] if p.is_dir())
     if not actor_dirs:
@@ -65,7 +67,7 @@ def _row(path: Path, size: int, classes: int | str, skipped: Counter) -> dict | 
         skipped["unknown emotion or statement code"] += 1
         return None
     native = EMOTIONS_8[emotion - 1]
-    label = native if classes == "all" else TO_4.get(native)
+    label = keep_label(native, classes, TO_4)
     if label is None:
         skipped[f"label:{native}"] += 1
         return None

@@ -155,10 +155,15 @@ def group_kfold(
 
 
 def official_split(table: pd.DataFrame) -> list[Fold]:
-    """MELD's own train/dev/test split, stored in the ``session`` column by the MELD loader."""
-    sessions = table["session"].astype(str).to_numpy()
+    """The corpus' own train/dev/test split: MELD's (the ``session`` column) or a labelled folder's
+    ``split`` column (``table.attrs["split"]``: utt_id -> part)."""
+    if "split" in table.attrs:
+        sessions = table["utt_id"].map(table.attrs["split"]).astype(str).to_numpy()
+    else:
+        sessions = table["session"].astype(str).to_numpy()
     if not set(sessions) <= {"train", "dev", "test"}:
-        raise ValueError("official_split needs a MELD table (session = 'train'/'dev'/'test')")
+        raise ValueError("the official split needs MELD or a labelled folder with a split column "
+                         "(train/dev/test)")
     return [Fold("official", *(np.flatnonzero(sessions == s) for s in ("train", "dev", "test")))]
 
 

@@ -82,6 +82,19 @@ def make_table(
     return table
 
 
+def keep_label(native: str, classes: int | str | Mapping[str, str], to_4: Mapping[str, str]) -> str | None:
+    """The label a row keeps under ``classes``, or None (a counted ``label:<x>`` skip): ``"all"``
+    keeps it, 4 maps it through the corpus' ``to_4``, a mapping (from
+    :func:`sernb.data.corpora.class_set`) maps it."""
+    if classes == "all":
+        return native
+    if isinstance(classes, Mapping):
+        return classes.get(native)
+    if classes == 4:
+        return to_4.get(native)
+    raise ValueError(f"classes must be 'all', 4 or a label map, not {classes!r}")
+
+
 def label_targets(labels: Iterable[str] | pd.Series, names: Iterable[str]) -> np.ndarray:
     """Class indices of ``labels`` in the order of ``names`` (int64); a label outside ``names`` is an
     error that lists them (a table loaded for other classes, not a silent NaN)."""
