@@ -471,7 +471,7 @@ def _add_table1_parser(sub: argparse._SubParsersAction) -> None:
         "A row that cannot run here (e.g. no pretrained speech weights offline) is NOT RUN with the reason.",
     )
     p.add_argument("--profile", default="offline", choices=list(PROFILES), help="run profile (default: %(default)s)")
-    add_setting_options(p, names=("protocol", "seeds"))
+    add_setting_options(p, names=("protocol", "seeds", "classes", "corpus", "validation"))
     p.add_argument("--out", default="runs/table1", help="folder for table1.csv (default: %(default)s)")
     p.add_argument("--audio-model", default="wav2vec2-base",
                    help="speech encoder of the Wav2Vec2.0 row: wav2vec2-base, hubert-base, wavlm-base-plus, "

@@ -277,3 +277,38 @@ def test_text_layers_trains_only_the_top_layers():
 def test_text_layers_out_of_range_is_named():
     with pytest.raises(ValueError, match="text_layers=9.*6 layers"):
         build_model("ours", text_model="minilm", text_layers=9)
+
+
+def test_per_utterance_mfcc_norm_standardises_each_clip_over_its_real_frames():
+    from sernb.models.audio import MFCCNorm
+
+    norm = MFCCNorm(3, per_utterance=True)
+    x = torch.randn(2, 10, 3) * 5 + 7
+    mask = torch.ones(2, 10, dtype=torch.bool)
+    mask[1, 6:] = False
+    out = norm(x, mask)
+    real = out[1, :6]
+    assert torch.allclose(real.mean(0), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(real.pow(2).mean(0), torch.ones(3), atol=1e-4)
+    assert (out[1, 6:] == 0).all()  # padding stays zero
+
+
+def test_spectrum_masks_hit_bands_and_spans_only_with_probability_one():
+    from sernb.models.audio import mask_spectrum
+
+    torch.manual_seed(0)
+    x = torch.ones(8, 200, 40)
+    mask = torch.ones(8, 200, dtype=torch.bool)
+    assert torch.equal(mask_spectrum(x, mask, 0.0), x)
+    masked = mask_spectrum(x, mask, 1.0)
+    share = (masked == 0).float().mean().item()
+    assert 0.0 < share < 0.45  # a band of <= 20% plus two spans of <= 10% each
+
+
+def test_mfcc_options_build_into_the_audio_branch_and_refuse_the_mean_branch():
+    from sernb.models import build_model
+
+    model = build_model("audio_only", n_classes=4, mfcc_norm="utterance", spec_mask=0.5)
+    assert model.audio.norm.per_utterance and model.audio.spec_mask == 0.5
+    with pytest.raises(ValueError, match="BiLSTM audio branch"):
+        build_model("baseline", n_classes=4, text_model="tiny-deberta", mfcc_norm="utterance")

@@ -42,16 +42,20 @@ def pool_frames(x: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tens
 
 
 class MFCCNorm(nn.Module):
-    """Per-coefficient standardisation with statistics of the training set.
+    """Per-coefficient standardisation with statistics of the training set, optionally followed by
+    each utterance's own (``per_utterance``: cepstral mean and variance normalisation, CMVN).
 
     Raw MFCC mix scales (c0 is in the hundreds); the statistics are buffers, so they travel in the
-    checkpoint and ``sernb predict`` normalises a new recording exactly as in training.
+    checkpoint and ``sernb predict`` normalises a new recording exactly as in training. On real
+    speech the microphone, the room and the voice shift every coefficient of a clip; CMVN removes
+    that offset (and, with it, the clip's overall loudness, which is itself a cue).
     """
 
-    def __init__(self, n_mfcc: int) -> None:
+    def __init__(self, n_mfcc: int, per_utterance: bool = False) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_mfcc))
         self.register_buffer("std", torch.ones(n_mfcc))
+        self.per_utterance = per_utterance
 
     @torch.no_grad()
     def fit(self, frames: torch.Tensor) -> None:
@@ -59,8 +63,35 @@ class MFCCNorm(nn.Module):
         self.mean.copy_(frames.mean(0))
         self.std.copy_(frames.std(0).clamp_min(1e-5))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = (x - self.mean) / self.std
+        if self.per_utterance and mask is not None:
+            weights = mask.unsqueeze(-1).to(x.dtype)
+            count = weights.sum(1, keepdim=True).clamp_min(1)
+            mean = (x * weights).sum(1, keepdim=True) / count
+            std = (((x - mean) ** 2 * weights).sum(1, keepdim=True) / count).sqrt().clamp_min(1e-3)
+            x = (x - mean) / std * weights
+        return x
+
+
+def mask_spectrum(x: torch.Tensor, mask: torch.Tensor, p: float) -> torch.Tensor:
+    """SpecAugment-style masking for training (Park et al., 2019): with probability ``p`` per clip,
+    one band of up to 20% of the coefficients and two spans of up to 10% of the clip's frames are
+    set to 0 (the mean, after normalisation). Draws from torch's seeded generator."""
+    batch, steps, dim = x.shape
+    device = x.device
+    chosen = torch.rand(batch, device=device) < p
+    width = (torch.rand(batch, device=device) * 0.2 * dim).long()
+    start = (torch.rand(batch, device=device) * (dim - width + 1)).long().clamp_max(dim - 1)
+    coefficient = torch.arange(dim, device=device)
+    drop = ((coefficient >= start[:, None]) & (coefficient < (start + width)[:, None]))[:, None, :]
+    lengths = mask.sum(1)
+    step = torch.arange(steps, device=device)
+    for _ in range(2):
+        span = (torch.rand(batch, device=device) * 0.1 * lengths).long()
+        first = (torch.rand(batch, device=device) * (lengths - span + 1)).long()
+        drop = drop | ((step >= first[:, None]) & (step < (first + span)[:, None]))[:, :, None]
+    return x.masked_fill(drop & chosen[:, None, None], 0.0)
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -104,10 +135,12 @@ class BiLSTMAudio(MaskedBiLSTM):
     """MFCC frames -> normalised, pooled -> :class:`MaskedBiLSTM` (``hidden`` = 2 x hidden/2 outputs
     per frame). The global vector is the masked temporal mean (Section 3.2)."""
 
-    def __init__(self, n_mfcc: int = 40, hidden: int = 256, frame_pool: int = 1) -> None:
+    def __init__(self, n_mfcc: int = 40, hidden: int = 256, frame_pool: int = 1, mfcc_norm: str = "train",
+                 spec_mask: float = 0.0) -> None:
         super().__init__(n_mfcc, hidden // 2)
-        self.norm = MFCCNorm(n_mfcc)
+        self.norm = MFCCNorm(n_mfcc, per_utterance=mfcc_norm == "utterance")
         self.frame_pool = frame_pool
+        self.spec_mask = spec_mask
         self.out_dim = hidden
 
     def forward(self, mfcc: torch.Tensor, mask: torch.Tensor
@@ -115,7 +148,10 @@ class BiLSTMAudio(MaskedBiLSTM):
         """Return ``(frames (B, T', hidden), frame mask (B, T'), global vector (B, hidden))``."""
         # The LSTM runs in float32 even under bf16 autocast: it is cheap and numerically touchy.
         with torch.autocast(device_type=mfcc.device.type, enabled=False):
-            x, mask = pool_frames(self.norm(mfcc.float()), mask, self.frame_pool)
+            x = self.norm(mfcc.float(), mask)
+            if self.training and self.spec_mask > 0:
+                x = mask_spectrum(x, mask, self.spec_mask)
+            x, mask = pool_frames(x, mask, self.frame_pool)
             frames = super().forward(x, mask)
         return frames, mask, masked_mean(frames, mask)
 
@@ -141,10 +177,15 @@ class MeanAudio(nn.Module):
         return frames, mask, masked_mean(frames, mask)
 
 
-def build_audio_encoder(kind: str, n_mfcc: int, hidden: int, frame_pool: int = 1) -> nn.Module:
+def build_audio_encoder(kind: str, n_mfcc: int, hidden: int, frame_pool: int = 1, mfcc_norm: str = "train",
+                        spec_mask: float = 0.0) -> nn.Module:
     """``"bilstm"`` or ``"mean"`` (see :class:`~sernb.models.config.ModelConfig`)."""
+    if mfcc_norm not in ("train", "utterance"):
+        raise ValueError(f"mfcc_norm must be 'train' or 'utterance', not {mfcc_norm!r}")
     if kind == "bilstm":
-        return BiLSTMAudio(n_mfcc, hidden, frame_pool)
+        return BiLSTMAudio(n_mfcc, hidden, frame_pool, mfcc_norm, spec_mask)
     if kind == "mean":
+        if mfcc_norm != "train" or spec_mask:
+            raise ValueError("mfcc_norm and spec_mask apply to the BiLSTM audio branch, not the mean-pooled one")
         return MeanAudio(n_mfcc, hidden, frame_pool)
     raise ValueError(f"unknown audio encoder {kind!r}; choose 'bilstm' or 'mean'")

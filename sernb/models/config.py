@@ -39,6 +39,10 @@ class ModelConfig:
         ``n_mfcc`` and ``frame_pool`` then do not apply. ``whisper_model`` (a CTranslate2 Whisper
         folder; None: the packaged tiny.en) and ``whisper_input`` (``"clip"`` or ``"window"``)
         choose the encoder and its input length.
+    mfcc_norm: ``"train"`` (the paper's MFCC standardised with training-set statistics) or
+        ``"utterance"`` (then each clip's own mean and variance too, CMVN; BiLSTM branch only).
+    spec_mask: probability that a training clip gets SpecAugment-style masks (one coefficient band,
+        two time spans; :func:`sernb.models.audio.mask_spectrum`); 0: none (the paper).
     """
 
     modalities: str = "audio+text"
@@ -57,6 +61,8 @@ class ModelConfig:
     audio_encoder: str = "mfcc"
     whisper_model: str | None = None
     whisper_input: str = "clip"
+    mfcc_norm: str = "train"
+    spec_mask: float = 0.0
 
     def __post_init__(self) -> None:
         if self.modalities not in MODALITIES:

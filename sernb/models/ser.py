@@ -42,7 +42,7 @@ class SERModel(nn.Module):
 
             self.audio = WhisperFrames(c.hidden, c.whisper_model, c.whisper_input)
         elif c.uses_audio:
-            self.audio = build_audio_encoder(c.audio, c.n_mfcc, c.hidden, c.frame_pool)
+            self.audio = build_audio_encoder(c.audio, c.n_mfcc, c.hidden, c.frame_pool, c.mfcc_norm, c.spec_mask)
         self.text = TextEncoder(c.text_model, c.hidden, c.finetune_text, c.max_tokens,
                                  c.text_layers) if c.uses_text else None
         self.cross = CrossModalAttention(c.hidden, c.heads) if c.cross_attention else None
