@@ -248,3 +248,20 @@ def dialog_overlap(table: pd.DataFrame, folds: Sequence[Any]) -> pd.DataFrame:
                      "test dialogs also in training": len(set(test) & seen),
                      "test utterances from such dialogs": float(shared.mean()) if len(test) else np.nan})
     return pd.DataFrame(rows).set_index("fold")
+
+
+def validation_vs_test(results: Iterable[Result]) -> pd.DataFrame:
+    """Per run: the validation UA at the epoch early stopping kept, the test UA of that epoch, and
+    the gap between them (points), tagged with system and validation source (chapter "The
+    evaluation protocol": validation speakers held out of training vs heard in it)."""
+    rows = []
+    for result in results:
+        source = result.config.get("validation", "speakers")
+        for run in result.record["runs"]:
+            history = result.record["history"][run["name"]]
+            kept = next(h for h in history if h["epoch"] == run["best_epoch"])
+            val, test = 100 * kept["val_balanced_accuracy"], 100 * run["balanced_accuracy"]
+            rows.append({"system": result.record["system"], "validation": source, "fold": run["fold"],
+                         "seed": run["seed"], "best epoch": run["best_epoch"], "validation UA": val,
+                         "test UA": test, "gap (points)": val - test})
+    return pd.DataFrame(rows)

@@ -158,6 +158,9 @@ def _protocol(c: _Chapter) -> list[Planned]:  # 08_protocol
     for system in c.p.get("SYSTEMS", ["audio_only", "text_only", "ours"]):
         plans.append(c.plan(c.config(system, protocol="random")))
         plans.append(c.plan(c.config(system, protocol="loso", seeds=loso_seeds)))
+    for system in c.p.get("VALIDATION_SYSTEMS", ["baseline", "ours"]):
+        for source in ("speakers", "rows"):
+            plans.append(c.plan(c.config(system, protocol="loso", seeds=loso_seeds, validation=source)))
     four_protocol = c.p.get("FOUR_CLASS_PROTOCOL", "random")
     four_seeds = tuple(range(c.p.get("FOUR_CLASS_SEEDS", 1)))
     for system in c.p.get("FOUR_CLASS_SYSTEMS", ["audio_only", "ours"]):

@@ -47,11 +47,14 @@ def test_chapter_experiments_follow_the_chapters_parameters():
     assert params["SYSTEMS"] == ["audio_only", "text_only", "ours"] and params["LOSO_SEEDS"] == 1
     plans = grid.chapter_experiments("smoke", ["8"])
     loso = [p.config for p in plans if p.config.protocol == "loso"]
-    assert [c.system for c in loso] == params["SYSTEMS"] and all(c.seeds == (0,) for c in loso)
+    assert [c.system for c in loso if c.validation == "speakers"] == params["SYSTEMS"] + params["VALIDATION_SYSTEMS"]
+    assert [c.system for c in loso if c.validation == "rows"] == params["VALIDATION_SYSTEMS"]
+    assert all(c.seeds == (0,) for c in loso)
     assert {(p.config.system, p.config.classes) for p in plans if p.config.classes == 4} == \
         {(s, 4) for s in params["FOUR_CLASS_SYSTEMS"]}
     # a chapter parameter given as `-p NAME=VALUE` means the same to the grid as to the chapter
-    three = grid.chapter_experiments("smoke", ["08_protocol"], extra={"LOSO_SEEDS": 3, "SYSTEMS": ["ours"]})
+    three = grid.chapter_experiments("smoke", ["08_protocol"], extra={"LOSO_SEEDS": 3, "SYSTEMS": ["ours"],
+                                                                      "VALIDATION_SYSTEMS": []})
     assert [p.config.seeds for p in three if p.config.protocol == "loso"] == [(0, 1, 2)]
     # chapters that keep the first run's model say so
     assert any(p.keep_first for p in grid.chapter_experiments("smoke", ["7"]))

@@ -312,3 +312,17 @@ def test_mfcc_options_build_into_the_audio_branch_and_refuse_the_mean_branch():
     assert model.audio.norm.per_utterance and model.audio.spec_mask == 0.5
     with pytest.raises(ValueError, match="BiLSTM audio branch"):
         build_model("baseline", n_classes=4, text_model="tiny-deberta", mfcc_norm="utterance")
+
+
+def test_speaker_normalisation_standardises_each_speaker_over_all_their_clips():
+    from sernb.models import build_model
+    from sernb.models.inputs import speaker_normalised
+
+    rng = np.random.default_rng(0)
+    frames = [rng.normal(5, 3, (20, 4)), rng.normal(5, 3, (30, 4)), rng.normal(-2, 1, (10, 4))]
+    out = speaker_normalised(frames, ["a", "a", "b"])
+    a = np.concatenate(out[:2])
+    assert np.allclose(a.mean(0), 0, atol=1e-5) and np.allclose(a.std(0), 1, atol=1e-4)
+    assert np.allclose(out[2].mean(0), 0, atol=1e-5)
+    assert not np.allclose(out[0].mean(0), 0, atol=1e-2)  # a clip keeps its level within its speaker
+    assert build_model("audio_only", n_classes=4, mfcc_norm="speaker").audio.norm.per_speaker

@@ -43,7 +43,10 @@ def pool_frames(x: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tens
 
 class MFCCNorm(nn.Module):
     """Per-coefficient standardisation with statistics of the training set, optionally followed by
-    each utterance's own (``per_utterance``: cepstral mean and variance normalisation, CMVN).
+    each utterance's own (``per_utterance``: cepstral mean and variance normalisation, CMVN). With
+    ``per_speaker`` the frames arrive standardised with their speaker's statistics over all of the
+    speaker's clips (:func:`sernb.models.inputs.speaker_normalised`), which keeps the differences
+    between one speaker's clips, loudness included, and removes the voice and the microphone.
 
     Raw MFCC mix scales (c0 is in the hundreds); the statistics are buffers, so they travel in the
     checkpoint and ``sernb predict`` normalises a new recording exactly as in training. On real
@@ -51,11 +54,13 @@ class MFCCNorm(nn.Module):
     that offset (and, with it, the clip's overall loudness, which is itself a cue).
     """
 
-    def __init__(self, n_mfcc: int, per_utterance: bool = False) -> None:
+    def __init__(self, n_mfcc: int, per_utterance: bool = False, per_speaker: bool = False) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_mfcc))
         self.register_buffer("std", torch.ones(n_mfcc))
         self.per_utterance = per_utterance
+        #: the input frames were standardised per speaker before they got here (mfcc_input does it)
+        self.per_speaker = per_speaker
 
     @torch.no_grad()
     def fit(self, frames: torch.Tensor) -> None:
@@ -138,7 +143,7 @@ class BiLSTMAudio(MaskedBiLSTM):
     def __init__(self, n_mfcc: int = 40, hidden: int = 256, frame_pool: int = 1, mfcc_norm: str = "train",
                  spec_mask: float = 0.0) -> None:
         super().__init__(n_mfcc, hidden // 2)
-        self.norm = MFCCNorm(n_mfcc, per_utterance=mfcc_norm == "utterance")
+        self.norm = MFCCNorm(n_mfcc, per_utterance=mfcc_norm == "utterance", per_speaker=mfcc_norm == "speaker")
         self.frame_pool = frame_pool
         self.spec_mask = spec_mask
         self.out_dim = hidden
@@ -180,8 +185,8 @@ class MeanAudio(nn.Module):
 def build_audio_encoder(kind: str, n_mfcc: int, hidden: int, frame_pool: int = 1, mfcc_norm: str = "train",
                         spec_mask: float = 0.0) -> nn.Module:
     """``"bilstm"`` or ``"mean"`` (see :class:`~sernb.models.config.ModelConfig`)."""
-    if mfcc_norm not in ("train", "utterance"):
-        raise ValueError(f"mfcc_norm must be 'train' or 'utterance', not {mfcc_norm!r}")
+    if mfcc_norm not in ("train", "utterance", "speaker"):
+        raise ValueError(f"mfcc_norm must be 'train', 'utterance' or 'speaker', not {mfcc_norm!r}")
     if kind == "bilstm":
         return BiLSTMAudio(n_mfcc, hidden, frame_pool, mfcc_norm, spec_mask)
     if kind == "mean":

@@ -39,8 +39,10 @@ class ModelConfig:
         ``n_mfcc`` and ``frame_pool`` then do not apply. ``whisper_model`` (a CTranslate2 Whisper
         folder; None: the packaged tiny.en) and ``whisper_input`` (``"clip"`` or ``"window"``)
         choose the encoder and its input length.
-    mfcc_norm: ``"train"`` (the paper's MFCC standardised with training-set statistics) or
-        ``"utterance"`` (then each clip's own mean and variance too, CMVN; BiLSTM branch only).
+    mfcc_norm: ``"train"`` (the paper's MFCC standardised with training-set statistics),
+        ``"utterance"`` (then each clip's own mean and variance too, CMVN) or ``"speaker"`` (first
+        each speaker's mean and variance over all their clips; a single recording at prediction
+        time falls back to its own). BiLSTM branch only.
     spec_mask: probability that a training clip gets SpecAugment-style masks (one coefficient band,
         two time spans; :func:`sernb.models.audio.mask_spectrum`); 0: none (the paper).
     """

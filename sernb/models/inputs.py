@@ -47,7 +47,23 @@ def mfcc_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -
         from sernb.data.features import extract_mfcc
 
         context["mfcc"] = extract_mfcc(table, progress=context.get("progress", False))
+    norm = getattr(getattr(model, "audio", None), "norm", None)
+    if getattr(norm, "per_speaker", False):
+        if "mfcc_by_speaker" not in context:
+            context["mfcc_by_speaker"] = speaker_normalised(context["mfcc"], table["speaker"].tolist())
+        return context["mfcc_by_speaker"]
     return context["mfcc"]
+
+
+def speaker_normalised(frames: list[np.ndarray], speakers: list[str]) -> list[np.ndarray]:
+    """Each clip's MFCC frames standardised with its speaker's mean and std over all of that
+    speaker's frames (test speakers' too: their audio, never their labels, which is how speaker
+    normalisation is used under speaker-independent protocols)."""
+    stats = {}
+    for speaker in set(speakers):
+        stacked = np.concatenate([f for f, s in zip(frames, speakers, strict=True) if s == speaker])
+        stats[speaker] = (stacked.mean(0), np.maximum(stacked.std(0), 1e-5))
+    return [((f - stats[s][0]) / stats[s][1]).astype(np.float32) for f, s in zip(frames, speakers, strict=True)]
 
 
 @register_input("tokens")
