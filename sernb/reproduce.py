@@ -312,7 +312,32 @@ def kernel_manager_class() -> type:
     class SlicedWaitKernelManager(AsyncKernelManager):
         client_factory = Type(SlicedWaitKernelClient, klass=AsyncKernelClient)
 
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            if sys.platform.startswith("linux"):  # a killed `sernb reproduce` takes its kernel along
+                kw.setdefault("preexec_fn", _die_with_parent())
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
     return SlicedWaitKernelManager
+
+
+def _die_with_parent() -> Any:
+    """A ``preexec_fn`` for the kernel process: Linux sends it SIGKILL when the thread that
+    started it dies (``prctl(PR_SET_PDEATHSIG)``). ipykernel's own parent poller ends a kernel
+    whose parent has exited; it cannot see a parent that is half dead (its main thread gone, a
+    worker thread still alive: ``Zl`` in ps), which is how we found a kernel of a killed ``timeout
+    ... sernb reproduce`` still training alone, two cores busy, minutes later."""
+    import ctypes
+    import signal
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, called after it
+    parent = os.getpid()
+
+    def set_death_signal() -> None:
+        prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the call: nothing would signal us
+            os._exit(1)
+
+    return set_death_signal
 
 
 def _papermill_engine() -> str:

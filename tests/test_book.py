@@ -381,3 +381,4 @@ def test_papermill_parses_every_parameter(chapter: Path):
     names = {p.name for p in PythonTranslator.inspect(cell)}
     assigned = {node.targets[0].id for node in ast.parse(cell.source).body}
     assert names == assigned, f"{chapter.name}: papermill cannot parse {sorted(assigned - names)}"
+
