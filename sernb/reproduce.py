@@ -272,8 +272,12 @@ WAKE_S = 2.0
 
 
 @functools.lru_cache(maxsize=1)
-def kernel_manager_class() -> type:
+def kernel_manager_class(kernel_log: Path | None = None) -> type:
     """A kernel manager whose clients never wait on a channel for more than :data:`WAKE_S` at once.
+
+    ``kernel_log``: the kernel's own stdout and stderr (ipykernel's warnings, a traceback it logs
+    while being stopped after a timeout) are appended there instead of the terminal, so the
+    main job prints only its progress and summary; a failed chapter's summary line names the log.
 
     Why: in headless runs (jupyter_client 8, pyzmq 27, zmq.asyncio) the client can miss the
     wake-up for a message that has already arrived: the execute reply sits in the client's
@@ -315,7 +319,13 @@ def kernel_manager_class() -> type:
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             if sys.platform.startswith("linux"):  # a killed `sernb reproduce` takes its kernel along
                 kw.setdefault("preexec_fn", _die_with_parent())
-            await super()._async_launch_kernel(kernel_cmd, **kw)
+            if kernel_log is None:
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+                return
+            with open(kernel_log, "ab") as log:  # the kernel keeps its own copy of the descriptor
+                kw.setdefault("stdout", log)
+                kw.setdefault("stderr", log)
+                await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return SlicedWaitKernelManager
 
@@ -395,6 +405,8 @@ def run_chapter(path: Path, output: Path, params: dict[str, Any], kernel_name: s
 
     output.parent.mkdir(parents=True, exist_ok=True)
     run = ChapterRun(chapter=path.stem, output=_display_path(output))
+    kernel_log = output.with_suffix(".kernel.log")
+    kernel_log.unlink(missing_ok=True)
     bar = {"desc": f"  {path.stem}", "leave": False, "disable": not progress}
     nb = chapter_notebook(path, kernel_name)
     start = time.perf_counter()
@@ -404,7 +416,7 @@ def run_chapter(path: Path, output: Path, params: dict[str, Any], kernel_name: s
             pm.execute_notebook(nb, str(output), parameters=params, engine_name=_papermill_engine(),
                                 kernel_name=kernel_name, language="python", cwd=str(cwd),
                                 progress_bar=bar, execution_timeout=cell_timeout, start_timeout=120,
-                                kernel_manager_class=kernel_manager_class())
+                                kernel_manager_class=kernel_manager_class(kernel_log))
     except pm.PapermillExecutionError as exc:
         run.ok = False
         run.error = f"{exc.ename}: {_first_line(exc.evalue)}"
@@ -692,6 +704,9 @@ def summary(report: Report) -> str:
     for c in report.chapters:
         status = ("ok" if c.ok else "FAILED") + (f" (attempt {c.attempts})" if c.attempts > 1 else "")
         detail = c.output if c.ok else f"{c.output}  <- {c.failure_line()}"
+        log = Path(c.output).with_suffix(".kernel.log")
+        if not c.ok and log.is_file() and log.stat().st_size:
+            detail += f"  (the kernel's own messages: {log})"
         if c.first_failure:
             detail += f"  [first attempt: {c.first_failure}]"
         rows.append((c.chapter, status, f"{c.seconds:.1f} s", detail))

@@ -285,7 +285,7 @@ def stalled_book(tmp_path_factory):
     return root, book
 
 
-def test_a_cell_past_its_timeout_fails_its_chapter_by_name_and_the_next_chapter_runs(stalled_book):
+def test_a_cell_past_its_timeout_fails_its_chapter_by_name_and_the_next_chapter_runs(stalled_book, capfd):
     import time
 
     root, book = stalled_book
@@ -298,6 +298,10 @@ def test_a_cell_past_its_timeout_fails_its_chapter_by_name_and_the_next_chapter_
     assert "timed out" in slept.error and "30 s" in slept.error
     assert "cell 3: timed out" in rp.summary(report) and "time.sleep(120)" in rp.summary(report)
     assert ok.ok and not report.ok
+    # the kernels' own messages (ipykernel's warnings, what it logs while being stopped) go to a
+    # log beside each executed chapter, not to the terminal
+    assert (root / "runs" / "smoke" / "01_sleeps.kernel.log").is_file()
+    assert "IPKernelApp" not in capfd.readouterr().err
 
 
 MINI_STALLS_ONCE = '''\
