@@ -64,6 +64,7 @@ AUDIO_VARIANTS = {  # the audio-only MFCC-BiLSTM with one change each (model opt
     "per-speaker normalisation": {"mfcc_norm": "speaker"},
     "SpecAugment masks": {"spec_mask": 0.5},
     "20 epochs (patience 5)": {"epochs": 20},
+    "per-speaker normalisation, 20 epochs": {"mfcc_norm": "speaker", "epochs": 20},
 }
 
 # %%
