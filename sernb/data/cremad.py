@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sernb.data.table import keep_label, make_table
+from sernb.data.table import acted_clip_row, make_table
 from sernb.errors import DataError, DataNotFound
 from sernb.utils import decode_text
 
@@ -67,19 +67,8 @@ def _row(path: Path, size: int, classes, genders: dict[int, str], skipped: Count
     if emotion not in EMOTIONS or sentence not in SENTENCES:
         skipped["unknown emotion or sentence code"] += 1
         return None
-    native = EMOTIONS[emotion]
-    label = keep_label(native, classes, TO_4)
-    if label is None:
-        skipped[f"label:{native}"] += 1
-        return None
-    if size == 0:
-        skipped["empty wav"] += 1
-        return None
-    return {
-        "utt_id": path.stem, "corpus": "cremad", "session": int(actor), "dialog": path.stem, "turn": 0,
-        "speaker": f"Actor_{actor}", "gender": genders.get(int(actor)), "label": label,
-        "text": SENTENCES[sentence], "wav_path": str(path), "start": 0.0, "end": float("nan"), "scripted": True,
-    }
+    return acted_clip_row(path, size, "cremad", EMOTIONS[emotion], classes, TO_4, skipped, session=int(actor),
+                          speaker=f"Actor_{actor}", gender=genders.get(int(actor)), text=SENTENCES[sentence])
 
 
 def _genders(audio: Path) -> dict[int, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sernb.data.table import keep_label, make_table
+from sernb.data.table import acted_clip_row, make_table
 from sernb.errors import DataNotFound
 
 EMOTIONS_8 = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
@@ -66,17 +66,5 @@ def _row(path: Path, size: int, classes: int | str, skipped: Counter) -> dict | 
     if not 1 <= emotion <= len(EMOTIONS_8) or statement not in STATEMENTS:
         skipped["unknown emotion or statement code"] += 1
         return None
-    native = EMOTIONS_8[emotion - 1]
-    label = keep_label(native, classes, TO_4)
-    if label is None:
-        skipped[f"label:{native}"] += 1
-        return None
-    if size == 0:
-        skipped["empty wav"] += 1
-        return None
-    return {
-        "utt_id": path.stem, "corpus": "ravdess", "session": actor, "dialog": path.stem, "turn": 0,
-        "speaker": f"Actor_{actor:02d}", "gender": "M" if actor % 2 else "F", "label": label,
-        "text": STATEMENTS[statement], "wav_path": str(path), "start": 0.0, "end": float("nan"),
-        "scripted": True,
-    }
+    return acted_clip_row(path, size, "ravdess", EMOTIONS_8[emotion - 1], classes, TO_4, skipped, session=actor,
+                          speaker=f"Actor_{actor:02d}", gender="M" if actor % 2 else "F", text=STATEMENTS[statement])

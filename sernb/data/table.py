@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -93,6 +94,22 @@ def keep_label(native: str, classes: int | str | Mapping[str, str], to_4: Mappin
     if classes == 4:
         return to_4.get(native)
     raise ValueError(f"classes must be 'all', 4 or a label map, not {classes!r}")
+
+
+def acted_clip_row(path: Path, size: int, corpus: str, native: str, classes: int | str | Mapping[str, str],
+                   to_4: Mapping[str, str], skipped: Counter, **fields: Any) -> dict[str, Any] | None:
+    """The row of one clip of an acted corpus (RAVDESS, CREMA-D: each clip its own dialog of one
+    turn), or None after counting why it was skipped (a label outside ``classes``, an empty file).
+    ``fields`` give session, speaker, gender and text."""
+    label = keep_label(native, classes, to_4)
+    if label is None:
+        skipped[f"label:{native}"] += 1
+        return None
+    if size == 0:
+        skipped["empty wav"] += 1
+        return None
+    return {"utt_id": path.stem, "corpus": corpus, "dialog": path.stem, "turn": 0, "label": label,
+            "wav_path": str(path), "start": 0.0, "end": float("nan"), "scripted": True, **fields}
 
 
 def label_targets(labels: Iterable[str] | pd.Series, names: Iterable[str]) -> np.ndarray:
