@@ -105,17 +105,13 @@ class ExperimentConfig(RunSettings):
                 raise UserInputError(None, f"{name} must be a positive whole number, not {value!r}")
         if not self.seeds:
             raise UserInputError(None, "seeds is empty: give at least one seed (e.g. --seeds 1 runs seed 0)")
-        from sernb.data.corpora import get_corpus, parse_classes
-        from sernb.data.table import EMOTIONS_6
+        from sernb.data.corpora import canonical_classes
         from sernb.profiles import parse_protocol
 
         try:
-            classes = parse_classes(self.classes)
+            object.__setattr__(self, "classes", canonical_classes(self.corpus, self.classes))
         except ValueError as exc:
             raise UserInputError(None, str(exc)) from None
-        if classes == "native" and get_corpus(self.corpus).native == EMOTIONS_6:
-            classes = 6  # IEMOCAP's native set is the paper's six: one name, one stored key
-        object.__setattr__(self, "classes", classes)
         object.__setattr__(self, "protocol", parse_protocol(self.protocol))
         # unknown keys or bad values: a clear error now, not mid-run; parsed here, once
         object.__setattr__(self, "_remedies", Mitigations.parse(self.mitigations))
@@ -288,20 +284,19 @@ def with_text_source(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFr
 
 def class_names(classes: int | str, corpus: str = "synthetic", table: pd.DataFrame | None = None) -> list[str]:
     """The class names in index order: the loaded ``table``'s (:func:`sernb.data.load` records
-    them) when it was loaded for these ``classes``, else those of ``classes`` on ``corpus``."""
-    from sernb.data.corpora import class_set, parse_classes
+    them) when it was loaded for these ``classes``, else those of ``classes`` on ``corpus``, else
+    (a corpus whose labels come from its data) those found in ``table``."""
+    from sernb.data.corpora import canonical_classes, class_set, names_from_labels
 
-    if table is not None and table.attrs.get("class_names") and table.attrs.get("classes") in (
-            parse_classes(classes), "native" if classes == 6 else None):
+    if table is not None and table.attrs.get("class_names") and \
+            table.attrs.get("classes") == canonical_classes(corpus, classes):
         return list(table.attrs["class_names"])
     names, _ = class_set(corpus, classes)
-    if not names:
-        if table is None:
-            raise ValueError(f"the classes of corpus {corpus!r} ({classes}) are known once its data is read")
-        from sernb.data.splits import _class_order
-
-        return _class_order(table["label"])
-    return list(names)
+    if names:
+        return list(names)
+    if table is None:
+        raise ValueError(f"the classes of corpus {corpus!r} ({classes}) are known once its data is read")
+    return list(names_from_labels(corpus, table["label"]))
 
 
 def check_inputs(config: ExperimentConfig, table: pd.DataFrame) -> list[str]:

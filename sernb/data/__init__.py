@@ -18,7 +18,7 @@ import os
 import pandas as pd
 
 from sernb.data.corpora import CORPORA as _CORPORA
-from sernb.data.corpora import class_set, get_corpus, parse_classes
+from sernb.data.corpora import canonical_classes, class_set, get_corpus, names_from_labels
 from sernb.data.table import COLUMNS, EMOTIONS_4, EMOTIONS_6, describe_skips
 
 __all__ = ["COLUMNS", "CORPORA", "EMOTIONS_4", "EMOTIONS_6", "describe_skips", "load"]
@@ -39,10 +39,6 @@ def load(corpus: str, root: str | os.PathLike, classes: int | str = "native", **
     spec = get_corpus(corpus)
     names, mapping = class_set(spec.name, classes)
     table = spec.load_function()(root, classes="all" if mapping is None else mapping, **options)
-    if not names:
-        found = tuple(pd.unique(table["label"]))
-        native = spec.native or ()
-        names = tuple(n for n in native if n in found) + tuple(sorted(set(found) - set(native)))
-    table.attrs["class_names"] = list(names)
-    table.attrs["classes"] = parse_classes(classes)
+    table.attrs["class_names"] = list(names or names_from_labels(spec.name, table["label"]))
+    table.attrs["classes"] = canonical_classes(spec.name, classes)
     return table

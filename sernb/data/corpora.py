@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +116,20 @@ def parse_classes(text: str | int) -> int | str:
     if len(labels) < 2:
         raise ValueError(f"classes must be 6, 4, native or a comma list of at least two labels, not {text!r}")
     return ",".join(labels)
+
+
+def canonical_classes(corpus: str, classes: int | str) -> int | str:
+    """``classes`` as stored in a run's settings and a table's attrs: parsed, with ``native`` of an
+    IEMOCAP-format corpus written 6 (its native set is the paper's six: one name, one stored key)."""
+    value = parse_classes(classes)
+    return 6 if value == NATIVE and get_corpus(corpus).native == EMOTIONS_6 else value
+
+
+def names_from_labels(corpus: str, labels: Iterable[str]) -> tuple[str, ...]:
+    """Class names for labels found in the data: the corpus' native order first, the rest sorted."""
+    found = set(labels)
+    native = get_corpus(corpus).native or ()
+    return tuple(n for n in native if n in found) + tuple(sorted(found - set(native)))
 
 
 def class_set(corpus: str, classes: int | str, found: tuple[str, ...] | None = None
