@@ -4,6 +4,7 @@ protocols that fit each corpus, honest modalities, and `sernb train` on each lay
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -131,12 +132,17 @@ def _train(capsys, *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+def _trained(capsys, out: Path, *args: str) -> tuple[dict, str]:
+    """`sernb train ... --out OUT` that must succeed: its result.json and what it printed."""
+    code, stdout, err = _train(capsys, *args, "--out", str(out))
+    assert code == 0, err
+    return json.loads((out / "result.json").read_text()), stdout
+
+
 def test_train_ravdess_audio_only_actor_folds_native_classes(smoke_table, tmp_path, capsys):
     root = relayout(smoke_table, tmp_path / "ravdess", "ravdess")
-    code, out, err = _train(capsys, "--corpus", "ravdess", "--data-root", str(root), "--system", "audio_only",
-                            "--protocol", "actor-kfold", "--out", str(tmp_path / "out"))
-    assert code == 0, err
-    record = json.loads((tmp_path / "out" / "result.json").read_text())
+    record, _ = _trained(capsys, tmp_path / "out", "--corpus", "ravdess", "--data-root", str(root), "--system",
+                         "audio_only", "--protocol", "actor-kfold")
     assert record["meta"]["corpus"] == "ravdess" and record["config"]["protocol"] == "speaker_kfold"
     assert len(record["runs"]) == 5 and record["labels"][:2] == ["neutral", "calm"]
 
@@ -150,19 +156,16 @@ def test_train_text_only_on_fixed_sentences_is_refused(smoke_table, tmp_path, ca
 
 def test_train_ours_on_fixed_sentences_marks_text_uninformative(smoke_table, tmp_path, capsys):
     root = relayout(smoke_table, tmp_path / "cremad", "cremad")
-    code, out, err = _train(capsys, "--corpus", "cremad", "--data-root", str(root), "--system", "ours",
-                            "--classes", "4", "--out", str(tmp_path / "out"))
-    assert code == 0, err
+    record, out = _trained(capsys, tmp_path / "out", "--corpus", "cremad", "--data-root", str(root), "--system",
+                           "ours", "--classes", "4")
     assert "text carries no emotion" in out
-    assert json.loads((tmp_path / "out" / "result.json").read_text())["uninformative"] == ["text"]
+    assert record["uninformative"] == ["text"]
 
 
 def test_train_meld_text_only_from_csvs(smoke_table, tmp_path, capsys):
     root = relayout(smoke_table, tmp_path / "meld", "meld_csv")
-    code, out, err = _train(capsys, "--corpus", "meld", "--data-root", str(root), "--system", "text_only",
-                            "--protocol", "official", "--out", str(tmp_path / "out"))
-    assert code == 0, err
-    record = json.loads((tmp_path / "out" / "result.json").read_text())
+    record, _ = _trained(capsys, tmp_path / "out", "--corpus", "meld", "--data-root", str(root), "--system",
+                         "text_only", "--protocol", "official")
     assert record["runs"][0]["fold"] == "official" and "joy" in record["labels"]
     code, _, err = _train(capsys, "--corpus", "meld", "--data-root", str(root), "--system", "audio_only",
                           "--out", str(tmp_path / "out2"))
@@ -171,10 +174,8 @@ def test_train_meld_text_only_from_csvs(smoke_table, tmp_path, capsys):
 
 def test_train_labelled_folder(smoke_table, tmp_path, capsys):
     root = relayout(smoke_table, tmp_path / "mine", "folder")
-    code, out, err = _train(capsys, "--corpus", "folder", "--data-root", str(root / "labels.csv"), "--system",
-                            "ours", "--protocol", "speaker_kfold", "--out", str(tmp_path / "out"))
-    assert code == 0, err
-    record = json.loads((tmp_path / "out" / "result.json").read_text())
+    record, _ = _trained(capsys, tmp_path / "out", "--corpus", "folder", "--data-root", str(root / "labels.csv"),
+                         "--system", "ours", "--protocol", "speaker_kfold")
     assert record["meta"]["corpus"] == "folder" and set(record["labels"]) == set(smoke_table["label"])
 
 
