@@ -306,4 +306,20 @@ def test_iemocap_size_has_iemocap_shape_in_its_plan():
     for label in ("xxx", "fru", "neu", "ang", "sad", "exc", "hap"):
         assert abs(labels[label] / len(turns) - IEMOCAP_COUNTS[label] / 10_039) < 0.025, label
     words = sorted(len(t.text.split()) for t in turns)
-    assert words[len(words) // 2] < 15 and words[-1] > 50  # mostly short, a long tail
+    assert words[len(words) // 2] < 15 and words[-1] > 40  # mostly short, a long tail
+
+
+def test_iemocap_size_long_tail_ends_near_30_seconds():
+    """IEMOCAP's longest turns last about 30 s; the iemocap size's longest, rendered, do too."""
+    from sernb.data.synth.corpus import plan_corpus
+    from sernb.data.synth.planning import estimated_seconds, spoken_text
+    from sernb.data.synth.render import SAMPLE_RATE, RenderJob, render
+    from sernb.data.synth.voices import make_channels
+
+    channels = make_channels(0)
+    planned = [(estimated_seconds(t.text, t.delivery), t, d.spec.session)
+               for d in plan_corpus("iemocap", 0) for t in d.turns]
+    longest = sorted(planned, key=lambda item: item[0])[-4:]
+    seconds = [len(render(RenderJob(t.utt_id, "", spoken_text(t.text), t.delivery, channels[session], 0)))
+               / SAMPLE_RATE for _, t, session in longest]
+    assert all(15.0 < s <= 30.0 for s in seconds), seconds

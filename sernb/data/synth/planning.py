@@ -60,6 +60,10 @@ IEMOCAP_TURNS = (100, 135)
 #: tail of durations (median ~3.5 s, a few turns over 25 s).
 P_STOP_SENTENCE = 0.62
 MAX_SENTENCES = 9
+#: A long turn keeps only the sentences whose estimated speaking time fits this budget (seconds).
+#: On the 10,004 clips of the first iemocap-size corpus, rendered length / estimate was at most 1.37
+#: for turns estimated over 10 s, so a 22 s budget keeps every clip within about 30 s, IEMOCAP's tail.
+LONG_TURN_BUDGET_S = 22.0
 
 @dataclass(frozen=True)
 class DialogSpec:
@@ -450,6 +454,7 @@ def _scripted_steps(rng: np.random.Generator, spec: DialogSpec) -> list[_Step]:
 def _plan_turn(ctx: _DialogContext, utt_id: str, step: _Step, speaker: Speaker) -> Turn:
     """Wording, delivery and annotation of one turn (its own random stream, keyed by ``utt_id``)."""
     rng = seeded_rng(ctx.seed, "turn", utt_id)
+    sentences: list[str] = []  # an iemocap-size improvised turn's sentences, trimmed to length below
     if step.line is None:
         carrier = CARRIERS[int(rng.choice(len(CARRIERS), p=CARRIER_P))]
         text = _compose_text(rng, step.emotion, carrier, speaker, ctx.scenario, ctx.motif)
@@ -457,7 +462,7 @@ def _plan_turn(ctx: _DialogContext, utt_id: str, step: _Step, speaker: Speaker) 
             more = min(int(rng.geometric(P_STOP_SENTENCE)) - 1, MAX_SENTENCES - 1)
             extra = [_compose_text(rng, step.emotion, carrier, speaker, ctx.scenario, ctx.motif)
                      for _ in range(more)]
-            text = " ".join([text, *extra])
+            sentences = [text, *extra]
     else:  # the words are the script's; the actor may still deliver them flat
         carrier = "text" if rng.random() < P_FLAT_SCRIPTED else "both"
         text = _add_tokens(rng, step.emotion, step.line)
@@ -469,9 +474,30 @@ def _plan_turn(ctx: _DialogContext, utt_id: str, step: _Step, speaker: Speaker) 
     if rng.random() < 0.06 and junk_letter not in ctx.junk_used:
         ctx.junk_used.add(junk_letter)
         junk = f"{ctx.spec.name}_{junk_letter}XX0"
+    delivery = _delivery(rng, speaker, step.emotion, intensity, ctx.channel)
+    if sentences:  # trimmed after every draw, so the random streams stay where they were
+        text = _fit_budget(sentences, delivery)
     return Turn(
         utt_id=utt_id, dialog=ctx.spec.name, speaker=speaker.speaker_id, emotion=step.emotion,
         label=label, carrier=carrier, intensity=intensity, text=text, evaluation=evaluation, vad=vad,
-        delivery=_delivery(rng, speaker, step.emotion, intensity, ctx.channel),
+        delivery=delivery,
         gap_s=float(rng.uniform(0.25, 1.6)) + (1.0 if junk else 0.0), junk=junk,
     )
+
+
+def estimated_seconds(text: str, delivery: Delivery) -> float:
+    """Speaking time of ``text`` at the delivery's rate (words per minute) and word gap, plus the
+    silence before and after: within 0.75-1.37x of the rendered length for turns over 10 s."""
+    words = len(spoken_text(text).split())
+    rate = min(max(delivery.rate, 80.0), 450.0)  # eSpeak's range (sernb.data.espeak)
+    return words * (60.0 / rate + 0.01 * delivery.word_gap) + delivery.lead_s + delivery.trail_s
+
+
+def _fit_budget(sentences: list[str], delivery: Delivery) -> str:
+    """The first sentence and as many of the next as fit :data:`LONG_TURN_BUDGET_S`."""
+    kept = sentences[:1]
+    for sentence in sentences[1:]:
+        if estimated_seconds(" ".join([*kept, sentence]), delivery) > LONG_TURN_BUDGET_S:
+            break
+        kept.append(sentence)
+    return " ".join(kept)
