@@ -271,8 +271,8 @@ pd.DataFrame({"paper (Section 4.2)": paper, f"profile {PROFILE!r}": ours}).astyp
 #
 # ## Training
 #
-# `experiments.run` does everything: it loads the corpus, makes the split of each seed, trains
-# one model per seed (the progress bars show epochs and batches), tests it on the held-out
+# `experiments.run` does everything: it loads the corpus, makes the split (once: every seed
+# trains on the same 8:2 split, drawn with the `split_seed` setting), trains one model per seed (the progress bars show epochs and batches), tests it on the held-out
 # part, and stores the result under `runs/results/` keyed by a hash of the settings. Rerunning
 # the chapter, or another chapter asking for the same settings, loads the stored result at once.
 # `keep_model="first"` also stores the first seed's trained model: the attention chapter and

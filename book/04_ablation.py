@@ -94,9 +94,9 @@ pd.DataFrame(rows).set_index("system")
 #
 # ## Training the four
 #
-# Each configuration is trained with the same profile settings, seeds and splits (the split
-# depends only on the seed), so for each seed the four models see exactly the same training,
-# validation and test utterances. Results are cached: the `ours` row is the run of chapter 2,
+# Each configuration is trained with the same profile settings, seeds and split (drawn once
+# with the `split_seed` setting), so the four models see exactly the same training, validation
+# and test utterances, and for each seed the same initialisation seed. Results are cached: the `ours` row is the run of chapter 2,
 # and rerunning the chapter loads all four at once. On the `offline` profile the two
 # frozen-encoder rows take seconds per seed, the fine-tuned ones a minute or two.
 

@@ -156,8 +156,9 @@ for (system, source), row in by_source.mean().iterrows():
 # The same three systems, the same settings, two protocols. The random-split results average
 # the profile's seeds (one fold each); the LOSO results average five held-out sessions for
 # each seed. Error bars are one standard deviation over those runs: across seeds for the
-# random split, across sessions (and seeds) for LOSO, so the LOSO bars also show how much the
-# sessions differ from each other.
+# random split (one split, drawn once: the bars are the training's spread, not the test set's
+# sampling error), across sessions (and seeds) for LOSO, so the LOSO bars also show how much
+# the sessions differ from each other.
 
 # %%
 results = {}

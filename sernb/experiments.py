@@ -396,7 +396,7 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
                                "max_frames": config.max_frames}
     runs = []
     for seed in config.seeds:
-        for fold in make_folds(table, config.protocol, seed=seed,
+        for fold in make_folds(table, config.protocol, seed=fold_seed(config.split_seed, seed),
                                **fold_options(system.name, config.protocol, config.validation)):
             keep = keep_model is True or (keep_model == "first" and not runs)
             run_dir = folder.parent / runs_dir / f"{fold.name}__seed{seed}"
@@ -409,6 +409,11 @@ def run(config: ExperimentConfig, results_dir: str | Path | None = None, *, forc
     _write_tables(folder, runs, record)
     atomic_write_json(folder / "result.json", record)
     return Result.load(folder)  # exactly what a later cached call returns
+
+
+def fold_seed(split_seed: int | None, run_seed: int) -> int:
+    """The seed the folds are drawn with: ``split_seed`` for every run, or the run's own when None."""
+    return run_seed if split_seed is None else split_seed
 
 
 def fold_options(system: str, protocol: str, validation: str = "speakers") -> dict[str, Any]:
@@ -429,7 +434,7 @@ def first_fold(result: Result, table: pd.DataFrame) -> tuple[Any, int]:
 
     first = result.record["runs"][0]
     protocol = result.config["protocol"]
-    folds = make_folds(table, protocol, seed=first["seed"],
+    folds = make_folds(table, protocol, seed=fold_seed(result.config.get("split_seed"), first["seed"]),
                        **fold_options(result.config["system"], protocol, result.config.get("validation", "speakers")))
     return next(f for f in folds if f.name == first["fold"]), int(first["seed"])
 

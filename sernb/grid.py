@@ -286,9 +286,9 @@ def _usable_table(config: Any) -> Any:
 
 def _fold_names(config: Any, table: Any, seed: int) -> list[Any]:
     from sernb.data.splits import make_folds
-    from sernb.experiments import fold_options
+    from sernb.experiments import fold_options, fold_seed
 
-    return make_folds(table, config.protocol, seed=seed, **fold_options(config.system, config.protocol,
+    return make_folds(table, config.protocol, seed=fold_seed(config.split_seed, seed), **fold_options(config.system, config.protocol,
                                                                           config.validation))
 
 

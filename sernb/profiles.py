@@ -116,6 +116,10 @@ class RunSettings(TrainingSettings):
                             choices=PROTOCOL_NAMES)
     seeds: tuple[int, ...] = setting((0,), "run seeds 0..N-1 and report mean and std over folds x seeds",
                                      metavar="N")
+    split_seed: int | None = setting(0, "seed of the folds (the random 8:2 split, the validation rows): drawn once "
+                                     "and shared by every run seed, so the spread over seeds is the training's "
+                                     "alone (none: each run seed draws its own folds; the spread then also "
+                                     "holds the test set's sampling)")
     validation: str = setting("speakers", "where early stopping's validation rows come from under a "
                               "speaker-independent protocol: speakers held out of training (speakers) or "
                               "rows of the training speakers (rows, for comparison)",

@@ -77,6 +77,26 @@ def test_protocol_times_seeds_and_resume_per_fold(smoke_corpus, tmp_path, monkey
     assert [r["accuracy"] for r in seed1.record["runs"]] == accuracies[5:]
 
 
+def test_run_seeds_share_the_folds_unless_split_seed_is_none(smoke_corpus, tmp_path):
+    """split_seed fixes the 8:2 split for every run seed (the spread over seeds is the training's);
+    none gives each run seed its own split, as before."""
+    from sernb.profiles import NONE
+
+    def test_sets(result: Result) -> list[set[str]]:
+        preds = result.predictions
+        return [set(preds.loc[preds["seed"] == seed, "utt_id"]) for seed in (0, 1)]
+
+    shared = run(tiny(smoke_corpus, system="audio_only", seeds=(0, 1)), results_dir=tmp_path)
+    assert [r["fold"] for r in shared.record["runs"]] == ["random-seed0", "random-seed0"]
+    first, second = test_sets(shared)
+    assert first == second
+    own = run(tiny(smoke_corpus, system="audio_only", seeds=(0, 1), split_seed=NONE), results_dir=tmp_path)
+    assert [r["fold"] for r in own.record["runs"]] == ["random-seed0", "random-seed1"]
+    first, second = test_sets(own)
+    assert first != second
+    assert own.key != shared.key
+
+
 def test_key_ignores_device_but_not_settings(smoke_corpus):
     from sernb.data import load
 
