@@ -4,6 +4,8 @@ lines), Categorical and transcriptions, in IEMOCAP's exact formats.
 
 from __future__ import annotations
 
+import csv
+import io
 import zlib
 from pathlib import Path
 
@@ -11,6 +13,12 @@ from sernb.data.synth.planning import DialogPlan, Turn
 from sernb.data.synth.render import SAMPLE_RATE, write_corpus_file
 
 CORPUS_DIR = "IEMOCAP_full_release"
+#: The cue corpus' sidecar tables, written beside ``IEMOCAP_full_release/`` (whose files stay
+#: exactly IEMOCAP's formats): one row per utterance, and one row per word.
+CUES_NAME = "cues.csv"
+CUE_WORDS_NAME = "cue_words.csv"
+CUES_COLUMNS = ("utt_id", "cue_kinds", "cue_word", "cue_token", "cue_start", "cue_end")
+CUE_WORDS_COLUMNS = ("utt_id", "token", "word", "start", "end", "pitch_pct", "volume_pct", "rate_pct")
 
 # ----------------------------------------------------------------------------------------------
 # Writing the text files
@@ -81,3 +89,40 @@ def write_text_files(root: Path, plans: list[DialogPlan]) -> None:
     # a macOS AppleDouble file, as found in copies of IEMOCAP made on a Mac: loaders must skip it
     apple = root / CORPUS_DIR / "Session1" / "dialog" / "EmoEvaluation" / f"._{plans[0].spec.name}.txt"
     write_corpus_file(apple, b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+
+
+def cues_csv_text(plans: list[DialogPlan]) -> str:
+    """``cues.csv``: each utterance's cue kinds, its cue word and token index (whitespace tokens of
+    the transcript; "" and -1 when no word carries the cue) and the cue's span in seconds from the
+    clip's start: the cue word's span, or the whole speech (first word start to last word end)."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(CUES_COLUMNS)
+    for plan in plans:
+        for turn in plan.turns:
+            cue, times = turn.cue, turn.word_times
+            if cue is None or not times:
+                raise ValueError(f"{turn.utt_id}: no cue plan or word times to write")
+            span = times[cue.cue_token] if cue.cue_token >= 0 else None
+            start, end = (span.start, span.end) if span else (times[0].start, times[-1].end)
+            out.writerow([turn.utt_id, cue.kinds_name, cue.cue_word, cue.cue_token, f"{start:.4f}", f"{end:.4f}"])
+    return buf.getvalue()
+
+
+def cue_words_csv_text(plans: list[DialogPlan]) -> str:
+    """``cue_words.csv``: every word's span in its clip and the SSML prosody change it was given."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(CUE_WORDS_COLUMNS)
+    for plan in plans:
+        for turn in plan.turns:
+            for w, (p, v, r) in zip(turn.word_times or [], turn.cue.prosody if turn.cue else [], strict=True):
+                out.writerow([turn.utt_id, w.token, w.word, f"{w.start:.4f}", f"{w.end:.4f}",
+                              f"{p:+.0f}", f"{v:+.0f}", f"{r:+.0f}"])
+    return buf.getvalue()
+
+
+def write_cue_tables(root: Path, plans: list[DialogPlan]) -> None:
+    """The two sidecar tables of the cue corpus, beside ``IEMOCAP_full_release/``."""
+    write_corpus_file(root / CUES_NAME, cues_csv_text(plans).encode())
+    write_corpus_file(root / CUE_WORDS_NAME, cue_words_csv_text(plans).encode())
