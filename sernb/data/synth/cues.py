@@ -9,24 +9,31 @@ one or more declared **cue kinds**, drawn in the proportions of :data:`CUE_MIX`:
 ``global``
     today's per-emotion delivery over the whole utterance (pitch, range, rate, loudness, tilt...).
 ``local``
-    one word (the cue word) carries a per-class gesture: pitch, loudness and duration each
-    raised or lowered (:data:`LOCAL_GESTURES`, same sizes for every class, only the signs
-    differ); the other words get the opposite change scaled by the cue word's share of the
-    utterance, so the utterance's mean and spread of pitch, loudness and rate are the same for
-    every class. Mean pooling cannot see which class it is; a temporal model can.
+    three words carry the emotion, each changed in one way only: one is said higher, one
+    louder, one longer (:data:`LOCAL_CHANGES`); the class is which word got which change
+    (:data:`LOCAL_ORDERS`, the six orders of the three changes). The three words are the
+    sentence's slot words, fillers drawn alike, so every class adds the same changes to words of
+    the same kind: utterance-level pitch, loudness and duration statistics match across classes,
+    mean pooling cannot tell them apart, a temporal model can. (Two earlier designs failed the
+    matching test: one word changed with the opposite change spread over the other words left
+    class means of pitch a semitone apart, since eSpeak realises small and large changes
+    unequally; one word changed in pitch, loudness and duration at once with the mirror change
+    on another word left energy 2 dB apart, since a loud word adds more loud frames when it is
+    also the slow one.)
 ``contour``
     every word's pitch is one value of the same fixed set (:data:`CONTOUR_SPAN`), ordered in
     time by a per-class shape (rise, fall, hat, ...: :data:`CONTOUR_SHAPES`): identical values,
     different order, so matched means and spreads.
 ``lexical``
-    one emotional word of the class (:data:`EMOTION_WORDS`) in one of the sentence's two slots.
+    one emotional word of the class (:data:`EMOTION_WORDS`) in one of the sentence's three slots.
 ``alignment``
-    both slots hold emotional words, the class's and a distractor class's; the class's word is
-    stressed with one fixed gesture (:data:`STRESS`, the same for every class and slot). The text
+    two slots hold emotional words, the class's and a distractor class's; the class's word is
+    stressed, higher, louder and longer at once (:data:`STRESS`, the same for every class and
+    slot, and unlike any ``local`` change, which changes one dimension per word). The text
     alone says "one of these two", the audio alone says "some word is stressed": only which word
     is stressed decides.
 
-Every utterance says one frame sentence (:data:`FRAMES`) with two adjective slots; slots that
+Every utterance says one frame sentence (:data:`FRAMES`) with three adjective slots; slots that
 carry no cue hold :data:`FILLERS`, which no emotion uses. Utterances with no ``global`` kind
 have an emotion-free delivery (intensity 0: the speaker's neutral voice plus jitter). Emotions
 outside the six classes (``sur``, ``oth``) carry ``global`` only. Each kind's planning draws from
@@ -35,6 +42,7 @@ its own random stream (``seeded_rng(seed, "cues", utt_id)``), so the default cor
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,20 +58,20 @@ CUE_MIX: dict[tuple[str, ...], float] = {
     ("global",): 0.14, ("local",): 0.14, ("contour",): 0.14, ("lexical",): 0.14, ("alignment",): 0.14,
     ("global", "lexical"): 0.10, ("local", "lexical"): 0.10, ("contour", "lexical"): 0.10,
 }
-#: Sentences said in the cue corpus; ``{a}`` and ``{b}`` are the two adjective slots.
+#: Sentences said in the cue corpus; ``{a}``, ``{b}`` and ``{c}`` are the three adjective slots.
 FRAMES = (
-    "I left the {a} box next to the {b} chair.",
-    "She said the {a} train comes after the {b} bus.",
-    "We put the {a} papers on the {b} table this morning.",
-    "The {a} letter came with the {b} package today.",
-    "He took the {a} road past the {b} house.",
-    "They talked about the {a} plan and the {b} schedule.",
-    "My {a} neighbour asked about the {b} meeting.",
-    "The {a} window looks out on the {b} garden.",
-    "You can find the {a} keys in the {b} drawer.",
-    "Our {a} car is parked behind the {b} van.",
-    "I saw the {a} photo next to the {b} map.",
-    "The {a} song was playing in the {b} room.",
+    "I left the {a} box next to the {b} chair by the {c} door.",
+    "She said the {a} train comes after the {b} bus and the {c} tram.",
+    "We put the {a} papers on the {b} table in the {c} room.",
+    "The {a} letter came with the {b} package and the {c} card.",
+    "He took the {a} road past the {b} house to the {c} station.",
+    "They talked about the {a} plan, the {b} schedule and the {c} list.",
+    "My {a} neighbour asked about the {b} meeting in the {c} hall.",
+    "The {a} window looks out on the {b} garden and the {c} shed.",
+    "You can find the {a} keys in the {b} drawer under the {c} shelf.",
+    "Our {a} car is parked behind the {b} van near the {c} gate.",
+    "I saw the {a} photo next to the {b} map on the {c} wall.",
+    "The {a} song was playing in the {b} room of the {c} house.",
 )
 #: Slot words that carry no emotion (none of them is an emotion word of any class).
 FILLERS = ("small", "blue", "wooden", "second", "other", "morning", "round", "green", "upstairs", "narrow")
@@ -76,15 +84,16 @@ EMOTION_WORDS = {
     "exc": ("amazing", "thrilling", "incredible", "fantastic", "awesome"),
     "hap": ("lovely", "cheerful", "pleasant", "delightful", "sweet"),
 }
-#: Size of a word-level change, in SSML percent: pitch, volume, rate (rate + = faster, shorter).
-GESTURE_SIZE = (30.0, 50.0, 35.0)
-#: The ``local`` gesture of each class: the signs of (pitch, volume, rate) on the cue word.
-LOCAL_GESTURES = {
-    "ang": (1, 1, 1), "fru": (-1, 1, 1), "neu": (-1, -1, 1),
-    "sad": (-1, -1, -1), "exc": (1, -1, 1), "hap": (1, -1, -1),
+#: The three changes of the ``local`` kind, as SSML percent (pitch, volume, rate; rate - = slower).
+LOCAL_CHANGES = {"higher": (30.0, 0.0, 0.0), "louder": (0.0, 50.0, 0.0), "longer": (0.0, 0.0, -35.0)}
+#: The ``local`` kind's order of the changes over the three slot words, per class.
+LOCAL_ORDERS = {
+    "ang": ("higher", "louder", "longer"), "fru": ("higher", "longer", "louder"),
+    "neu": ("louder", "higher", "longer"), "sad": ("louder", "longer", "higher"),
+    "exc": ("longer", "higher", "louder"), "hap": ("longer", "louder", "higher"),
 }
-#: The ``alignment`` stress: higher, louder, slower; no class uses it as its local gesture.
-STRESS = (1, 1, -1)
+#: The ``alignment`` stress: higher, louder and longer on one word.
+STRESS = (30.0, 50.0, -35.0)
 #: Pitch offsets of the ``contour`` kind run from -span to +span percent over the words.
 CONTOUR_SPAN = 30.0
 #: The ``contour`` shape of each class, a function of relative time t in [0, 1]: the words' pitch
@@ -99,7 +108,7 @@ _SHAPES = {
 }
 
 assert abs(sum(CUE_MIX.values()) - 1.0) < 1e-9
-assert STRESS not in LOCAL_GESTURES.values() and len(set(LOCAL_GESTURES.values())) == len(EMOTIONS)
+assert sorted(LOCAL_ORDERS) == sorted(EMOTIONS) and len(set(LOCAL_ORDERS.values())) == len(EMOTIONS)
 
 
 @dataclass(frozen=True)
@@ -108,13 +117,18 @@ class CuePlan:
 
     ``words`` are the transcript's whitespace tokens; ``prosody`` holds one (pitch, volume, rate)
     SSML percent change per word; ``cue_token`` is the index of the word that carries a word-level
-    cue (local, lexical, alignment), -1 when none does.
+    cue (local, lexical, alignment), -1 when none does: the emotional word of lexical and
+    alignment, else the first of the local kind's three words. ``cue_tokens`` are all the words
+    that carry a word-level cue (the cue's span runs from the first to the last); ``slots`` are
+    the three slots' token indices.
     """
 
     kinds: tuple[str, ...]
     words: tuple[str, ...]
     prosody: tuple[tuple[float, float, float], ...]
     cue_token: int
+    cue_tokens: tuple[int, ...] = ()
+    slots: tuple[int, ...] = ()
 
     @property
     def text(self) -> str:
@@ -153,41 +167,38 @@ def draw_kinds(rng: np.random.Generator, emotion: str) -> tuple[str, ...]:
 def plan_cues(rng: np.random.Generator, emotion: str, kinds: tuple[str, ...]) -> CuePlan:
     """Words and per-word prosody of one utterance carrying ``emotion`` through ``kinds``."""
     frame = FRAMES[int(rng.integers(len(FRAMES)))]
-    fill = rng.choice(len(FILLERS), 2, replace=False)
-    slot_words = [FILLERS[fill[0]], FILLERS[fill[1]]]
-    cue_slot = int(rng.integers(2))
+    slot_words = [FILLERS[i] for i in rng.choice(len(FILLERS), 3, replace=False)]
+    cue_slot, other_slot = (int(i) for i in rng.choice(3, 2, replace=False))
     if "lexical" in kinds or "alignment" in kinds:
         slot_words[cue_slot] = _pick(rng, EMOTION_WORDS[emotion])
     if "alignment" in kinds:
         distractor = _pick(rng, [e for e in EMOTIONS if e != emotion])
-        slot_words[1 - cue_slot] = _pick(rng, EMOTION_WORDS[distractor])
-    words = tuple(frame.format(a="\0a", b="\0b").split())
-    slots = [words.index("\0a"), words.index("\0b")]
-    words = tuple(slot_words[0] if w == "\0a" else slot_words[1] if w == "\0b" else w for w in words)
-    word_level = bool({"local", "lexical", "alignment"} & set(kinds))
-    cue_token = slots[cue_slot] if word_level else -1
+        slot_words[other_slot] = _pick(rng, EMOTION_WORDS[distractor])
+    marks = ("\0a", "\0b", "\0c")
+    words = frame.format(**dict(zip("abc", marks, strict=True))).split()
+    slots = tuple(words.index(m) for m in marks)
+    words = tuple(slot_words[marks.index(w)] if w in marks else w for w in words)
     prosody = np.zeros((len(words), 3))
+    cue_tokens: set[int] = set()
     if "local" in kinds:
-        prosody += _gesture(words, cue_token, LOCAL_GESTURES[emotion])
+        for slot, change in zip(slots, LOCAL_ORDERS[emotion], strict=True):
+            prosody[slot] += LOCAL_CHANGES[change]
+        cue_tokens.update(slots)
     if "alignment" in kinds:
-        prosody += _gesture(words, cue_token, STRESS)
+        prosody[slots[cue_slot]] += STRESS
+    if "lexical" in kinds or "alignment" in kinds:
+        cue_tokens.add(slots[cue_slot])
+        cue_token = slots[cue_slot]
+    else:
+        cue_token = slots[0] if "local" in kinds else -1
     if "contour" in kinds:
         prosody[:, 0] += contour_offsets(len(words), CONTOUR_SHAPES[emotion])
-    return CuePlan(tuple(kinds), words, tuple(tuple(float(x) for x in row) for row in prosody), cue_token)
+    return CuePlan(tuple(kinds), words, tuple(tuple(float(x) for x in row) for row in prosody), cue_token,
+                   tuple(sorted(cue_tokens)), slots)
 
 
 def _pick(rng: np.random.Generator, options: tuple | list) -> str:
     return options[int(rng.integers(len(options)))]
-
-
-def _gesture(words: tuple[str, ...], cue: int, signs: tuple[int, int, int]) -> np.ndarray:
-    """The cue word changes by ``signs`` x :data:`GESTURE_SIZE`; the others by the opposite, scaled
-    by the cue word's share of the characters, so the utterance's mean change is about zero."""
-    share = len(words[cue]) / sum(len(w) for w in words)
-    delta = np.array(signs, dtype=float) * np.array(GESTURE_SIZE)
-    out = np.tile(-delta * share / (1.0 - share), (len(words), 1))
-    out[cue] = delta
-    return out
 
 
 def contour_offsets(n: int, shape: str) -> np.ndarray:
@@ -210,18 +221,28 @@ class WordTime:
 
 def word_times(spans: tuple[tuple[int, int], ...], words: tuple[str, ...], events: list,
                speech_end: float, offset: float) -> list[WordTime]:
-    """Each word's start (its first eSpeak word event inside its character span) and end (the
-    next timed word's start, the speech end for the last), shifted by ``offset`` seconds.
-    A word eSpeak reported no event for takes its predecessor's end as start and end."""
+    """Each word's span in the clip, from eSpeak's word events, shifted by ``offset`` seconds.
+
+    A word starts at its first word event inside its character span and ends where the next
+    timed word starts (the speech end for the last). eSpeak speaks some function words together
+    with their neighbour and reports one event for both ("in the"): words without an event
+    share the span of the timed word before them (the first word: the speech start), split in
+    proportion to their letters. Spans are contiguous and in order.
+    """
     starts: list[float | None] = []
     for lo, hi in spans:
         inside = [e.time_s for e in events if lo <= e.text_position < hi]
         starts.append(min(inside) if inside else None)
-    out, previous = [], 0.0
-    for i, start in enumerate(starts):
-        begin = previous if start is None else max(start, previous)
-        later = [s for s in starts[i + 1:] if s is not None]
-        end = max(begin, later[0] if later else speech_end)
-        out.append(WordTime(i, words[i], round(offset + begin, 4), round(offset + end, 4)))
-        previous = end
+    if starts[0] is None:
+        starts[0] = 0.0
+    timed = [i for i, t in enumerate(starts) if t is not None] + [len(words)]
+    out: list[WordTime] = []
+    for first, stop in itertools.pairwise(timed):
+        begin = max(starts[first], out[-1].end - offset if out else 0.0)
+        end = max(begin, starts[stop] if stop < len(words) else speech_end)
+        letters = np.cumsum([0] + [len(words[i]) for i in range(first, stop)]) / sum(
+            len(words[i]) for i in range(first, stop))
+        for k, i in enumerate(range(first, stop)):
+            out.append(WordTime(i, words[i], round(float(offset + begin + letters[k] * (end - begin)), 4),
+                                round(float(offset + begin + letters[k + 1] * (end - begin)), 4)))
     return out

@@ -9,16 +9,14 @@ import io
 import zlib
 from pathlib import Path
 
+from sernb.data.cuetable import CUE_COLUMNS, CUE_WORD_COLUMNS, CUE_WORDS_NAME, CUES_NAME
 from sernb.data.synth.planning import DialogPlan, Turn
 from sernb.data.synth.render import SAMPLE_RATE, write_corpus_file
 
 CORPUS_DIR = "IEMOCAP_full_release"
 #: The cue corpus' sidecar tables, written beside ``IEMOCAP_full_release/`` (whose files stay
 #: exactly IEMOCAP's formats): one row per utterance, and one row per word.
-CUES_NAME = "cues.csv"
-CUE_WORDS_NAME = "cue_words.csv"
-CUES_COLUMNS = ("utt_id", "cue_kinds", "cue_word", "cue_token", "cue_start", "cue_end")
-CUE_WORDS_COLUMNS = ("utt_id", "token", "word", "start", "end", "pitch_pct", "volume_pct", "rate_pct")
+CUES_COLUMNS = ("utt_id", *CUE_COLUMNS)
 
 # ----------------------------------------------------------------------------------------------
 # Writing the text files
@@ -94,7 +92,8 @@ def write_text_files(root: Path, plans: list[DialogPlan]) -> None:
 def cues_csv_text(plans: list[DialogPlan]) -> str:
     """``cues.csv``: each utterance's cue kinds, its cue word and token index (whitespace tokens of
     the transcript; "" and -1 when no word carries the cue) and the cue's span in seconds from the
-    clip's start: the cue word's span, or the whole speech (first word start to last word end)."""
+    clip's start: from the first to the last word carrying a word-level cue (the lexical or
+    stressed word; the three words of ``local``), or the whole speech for ``global`` and ``contour``."""
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CUES_COLUMNS)
@@ -103,8 +102,8 @@ def cues_csv_text(plans: list[DialogPlan]) -> str:
             cue, times = turn.cue, turn.word_times
             if cue is None or not times:
                 raise ValueError(f"{turn.utt_id}: no cue plan or word times to write")
-            span = times[cue.cue_token] if cue.cue_token >= 0 else None
-            start, end = (span.start, span.end) if span else (times[0].start, times[-1].end)
+            span = [times[i] for i in cue.cue_tokens] or [times[0], times[-1]]
+            start, end = span[0].start, span[-1].end
             out.writerow([turn.utt_id, cue.kinds_name, cue.cue_word, cue.cue_token, f"{start:.4f}", f"{end:.4f}"])
     return buf.getvalue()
 
@@ -113,7 +112,7 @@ def cue_words_csv_text(plans: list[DialogPlan]) -> str:
     """``cue_words.csv``: every word's span in its clip and the SSML prosody change it was given."""
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
-    out.writerow(CUE_WORDS_COLUMNS)
+    out.writerow(CUE_WORD_COLUMNS)
     for plan in plans:
         for turn in plan.turns:
             for w, (p, v, r) in zip(turn.word_times or [], turn.cue.prosody if turn.cue else [], strict=True):
