@@ -237,3 +237,20 @@ def test_cli_makes_the_cue_corpus(cue_smoke, capsys):
 
     assert main(["synth", "--size", "smoke", "--cues", "--out", str(cue_smoke)]) == 0
     assert "cue corpus" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- probes
+
+
+def test_probe_table_reports_every_cue_kind(table):
+    from sernb.probes import PROBES, markdown, pooled_mfcc, probe_table
+
+    six = table[table["label"].isin(cues.EMOTION_WORDS)].reset_index(drop=True)
+    result = probe_table(six, pooled_mfcc(six, n_jobs=1), test_sessions=(5,))
+    assert list(result.columns) == ["n", "majority", *PROBES]
+    assert result.loc["all", "n"] == (six["session"] == 5).sum()
+    assert set(result.index) - {"all"} <= set(six["cue_kinds"])
+    assert ((result[list(PROBES)] >= 0) & (result[list(PROBES)] <= 1)).all().all()
+    assert markdown(result).count("\n") == len(result) + 1
+    with pytest.raises(ValueError, match="cue_kinds"):
+        probe_table(six.drop(columns="cue_kinds"), np.zeros((len(six), 80)))
