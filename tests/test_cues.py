@@ -105,6 +105,27 @@ def test_cue_span_is_where_the_cue_word_is_spoken(cue_smoke, table):
     assert len(ratios) >= 5 and np.median(ratios) > 1.1
 
 
+def test_espeak_reports_each_word_with_its_position_and_time():
+    from sernb.data.espeak import synthesize_timed
+
+    text = "We talked about the second plan yesterday."
+    samples, events, end = synthesize_timed(text, "en+m3")
+    words = [text[e.text_position:e.text_position + e.length] for e in events]
+    assert words == ["We", "talked", "about", "the", "second", "plan", "yesterday"]
+    times = [e.time_s for e in events]
+    assert times == sorted(times) and times[-1] < end <= len(samples) / 22050 + 1e-9
+
+
+def test_words_without_an_event_share_their_neighbours_span():
+    from sernb.data.espeak import WordEvent
+
+    words = ("We", "sat", "in", "the", "car.")
+    spans = ((0, 2), (3, 6), (7, 9), (10, 13), (14, 18))
+    events = [WordEvent(0, 2, 0.0), WordEvent(3, 3, 0.2), WordEvent(7, 2, 0.5), WordEvent(14, 3, 0.9)]
+    times = cues.word_times(spans, words, events, speech_end=1.3, offset=0.25)
+    assert [(w.start, w.end) for w in times] == [(0.25, 0.45), (0.45, 0.75), (0.75, 0.91), (0.91, 1.15), (1.15, 1.55)]
+
+
 # ---------------------------------------------------------------------------- the design
 
 
