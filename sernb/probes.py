@@ -16,7 +16,9 @@ On a corpus built as intended, audio reads ``global`` and not ``local`` or ``con
 utterance-level statistics match across classes), text reads ``lexical`` and at most half of
 ``alignment`` (two emotional words, one of them the class's), and neither nor their concatenation
 reads ``alignment`` beyond that: those are left to temporal and cross-modal models. The table in
-``data/README.md`` is this module's output. ``python -m sernb.probes ROOT`` prints it.
+``data/README.md`` is this module's output. ``python -m sernb.probes ROOT`` prints it;
+``--anova`` adds :func:`pooled_differences`, the direct check that the matched kinds leave the
+pooled features nothing to read.
 """
 
 from __future__ import annotations
@@ -93,6 +95,23 @@ def probe_table(table: pd.DataFrame, audio: np.ndarray, test_sessions: Sequence[
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def pooled_differences(table: pd.DataFrame, audio: np.ndarray, alpha: float = 0.01) -> pd.DataFrame:
+    """Per cue-kind combination: how many of the pooled audio features differ across the classes
+    (one-way ANOVA, scipy, p < ``alpha``, no correction: about ``alpha`` x 80 by chance) and the
+    smallest p. The direct check that ``local`` and ``contour`` leave mean pooling nothing to read."""
+    from scipy.stats import f_oneway
+
+    rows = {}
+    for name in sorted(table["cue_kinds"].unique()):
+        keep = (table["cue_kinds"] == name).to_numpy()
+        labels = table.loc[keep, "label"].to_numpy()
+        groups = [audio[keep][labels == c] for c in sorted(set(labels))]
+        p = np.array([f_oneway(*[g[:, d] for g in groups]).pvalue for d in range(audio.shape[1])])
+        rows[name] = {"n": int(keep.sum()), "features": audio.shape[1], "differing": int((p < alpha).sum()),
+                      "min_p": float(p.min())}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def markdown(result: pd.DataFrame) -> str:
     """The probe table as Markdown, accuracies in percent."""
     lines = ["| cue kinds | n | majority | audio (MFCC mean+std) | text (TF-IDF) | both (concatenated) "
@@ -112,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-session", type=int, default=5, help="held-out session (default: %(default)s)")
     parser.add_argument("--loso", action="store_true", help="hold out each of the five sessions in turn")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--anova", action="store_true",
+                        help="also count the pooled audio features that differ across classes, per cue kind")
     args = parser.parse_args(argv)
     table = load_iemocap(args.root)
     sessions = (1, 2, 3, 4, 5) if args.loso else (args.test_session,)
@@ -119,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     held = "each session held out in turn" if args.loso else f"session {args.test_session} held out"
     print(f"{args.root}: {len(table)} utterances, 6 classes, {held}")
     print(markdown(result))
+    if args.anova:
+        diff = pooled_differences(table, pooled_mfcc(table))
+        print("\npooled audio features (MFCC mean+std) differing across classes, one-way ANOVA p < 0.01:")
+        print("| cue kinds | n | differing features | smallest p |\n|---|---:|---:|---:|")
+        for row in diff.itertuples():
+            print(f"| {row.Index} | {row.n} | {row.differing} of {row.features} | {row.min_p:.1g} |")
     return 0
 
 
