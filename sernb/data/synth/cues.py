@@ -23,7 +23,8 @@ one or more declared **cue kinds**, drawn in the proportions of :data:`CUE_MIX`:
 ``contour``
     every word's pitch is one value of the same fixed set (:data:`CONTOUR_SPAN`), ordered in
     time by a per-class shape (rise, fall, hat, ...: :data:`CONTOUR_SHAPES`): identical values,
-    different order, so matched means and spreads.
+    different order, so matched means. (The spread of the realised pitch is not matched: eSpeak
+    adds its own intonation, which combines differently with each shape.)
 ``lexical``
     one emotional word of the class (:data:`EMOTION_WORDS`) in one of the sentence's three slots.
 ``alignment``
