@@ -18,7 +18,8 @@ utterance-level statistics match across classes), text reads ``lexical`` and at 
 reads ``alignment`` beyond that: those are left to temporal and cross-modal models. The table in
 ``data/README.md`` is this module's output. ``python -m sernb.probes ROOT`` prints it;
 ``--anova`` adds :func:`pooled_differences`, the direct check that the matched kinds leave the
-pooled features nothing to read.
+pooled features nothing to read; ``--words`` adds :func:`word_level_check`, the check that their
+emotion is in the audio all the same, where features keep time.
 """
 
 from __future__ import annotations
@@ -112,6 +113,59 @@ def pooled_differences(table: pd.DataFrame, audio: np.ndarray, alpha: float = 0.
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def word_level_features(table: pd.DataFrame, words: pd.DataFrame, kind: str) -> np.ndarray:
+    """Features that keep time, from the word spans of ``cue_words.csv`` (eSpeak's word events; no
+    label or prosody column is read): ``local``: duration, mean energy (dB) and median pitch
+    (semitones) of the three slot words, in order, each relative to the utterance's mean over its
+    words; ``contour``: the words' relative median pitch, resampled to 10 points over the words."""
+    import librosa
+
+    from sernb.data.audio import load_audio
+    from sernb.data.synth.cues import slot_tokens
+
+    spans = {utt: g.sort_values("token") for utt, g in words.groupby("utt_id")}
+    rows = []
+    for row in table.itertuples():
+        x = load_audio(row.wav_path, 16000)
+        f0 = librosa.yin(x, fmin=70, fmax=400, sr=16000, frame_length=1024, hop_length=160)
+        rms = librosa.feature.rms(y=x, frame_length=1024, hop_length=160)[0][: len(f0)]
+        per_word = []
+        for w in spans[row.utt_id].itertuples():
+            a = int(w.start * 100)
+            b = max(int(w.end * 100), a + 1)
+            per_word.append((w.end - w.start, 20 * np.log10(rms[a:b].mean() + 1e-9),
+                             12 * np.log2(np.median(f0[a:b]) / 100)))
+        f = np.array(per_word) - np.mean(per_word, axis=0)
+        if kind == "local":
+            rows.append(f[list(slot_tokens(row.text))].ravel())
+        else:
+            rows.append(np.interp(np.linspace(0, 1, 10), np.linspace(0, 1, len(f)), f[:, 2]))
+    return np.array(rows)
+
+
+def word_level_check(table: pd.DataFrame, words: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Is the emotion of ``local`` and ``contour`` utterances in the audio at all? Logistic
+    regression on :func:`word_level_features`, trained and scored on that kind's utterances
+    only, each session held out in turn. Word spans come from the generator, so this bounds
+    what a temporal model could read; it is no model of the study."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rows = {}
+    for kind in ("local", "contour"):
+        sub = table[table["cue_kinds"] == kind].reset_index(drop=True)
+        x, y, sessions = word_level_features(sub, words, kind), sub["label"].to_numpy(), sub["session"].to_numpy()
+        correct = 0
+        for session in sorted(set(sessions)):
+            train = sessions != session
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000, random_state=seed))
+            correct += int((model.fit(x[train], y[train]).predict(x[~train]) == y[~train]).sum())
+        rows[kind] = {"n": len(sub), "majority": sub["label"].value_counts(normalize=True).iloc[0],
+                      "accuracy": correct / len(sub)}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def markdown(result: pd.DataFrame) -> str:
     """The probe table as Markdown, accuracies in percent."""
     lines = ["| cue kinds | n | majority | audio (MFCC mean+std) | text (TF-IDF) | both (concatenated) "
@@ -131,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-session", type=int, default=5, help="held-out session (default: %(default)s)")
     parser.add_argument("--loso", action="store_true", help="hold out each of the five sessions in turn")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--words", action="store_true",
+                        help="also check that local and contour are readable from per-word features")
     parser.add_argument("--anova", action="store_true",
                         help="also count the pooled audio features that differ across classes, per cue kind")
     args = parser.parse_args(argv)
@@ -146,6 +202,15 @@ def main(argv: list[str] | None = None) -> int:
         print("| cue kinds | n | differing features | smallest p |\n|---|---:|---:|---:|")
         for row in diff.itertuples():
             print(f"| {row.Index} | {row.n} | {row.differing} of {row.features} | {row.min_p:.1g} |")
+    if args.words:
+        from sernb.data.cuetable import load_cue_words
+
+        check = word_level_check(table, load_cue_words(args.root), args.seed)
+        print("\nword-level check (per-word duration, energy, pitch from cue_words.csv spans; each session "
+              "held out in turn; trained on that kind only):")
+        print("| cue kind | n | majority | accuracy |\n|---|---:|---:|---:|")
+        for row in check.itertuples():
+            print(f"| {row.Index} | {row.n} | {100 * row.majority:.1f} | {100 * row.accuracy:.1f} |")
     return 0
 
 

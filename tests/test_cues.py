@@ -276,3 +276,23 @@ def test_probe_table_reports_every_cue_kind(table):
     assert markdown(result).count("\n") == len(result) + 1
     with pytest.raises(ValueError, match="cue_kinds"):
         probe_table(six.drop(columns="cue_kinds"), np.zeros((len(six), 80)))
+
+
+def test_slots_are_found_from_the_words_alone(table):
+    for row in table.itertuples():
+        slots = cues.slot_tokens(row.text)
+        assert len(slots) == 3 and list(slots) == sorted(slots)
+        if row.cue_kinds == "local":
+            assert row.cue_token == slots[0]
+        elif row.cue_token >= 0:
+            assert row.cue_token in slots
+    with pytest.raises(ValueError, match="not a cue-corpus sentence"):
+        cues.slot_tokens("I think it starts at nine.")
+
+
+def test_word_level_check_runs_on_local_and_contour(cue_smoke, table):
+    from sernb.probes import word_level_check
+
+    check = word_level_check(table[table["label"].isin(cues.EMOTION_WORDS)], load_cue_words(cue_smoke))
+    assert list(check.index) == ["local", "contour"] and (check["n"] > 5).all()
+    assert ((check["accuracy"] >= 0) & (check["accuracy"] <= 1)).all()

@@ -198,6 +198,17 @@ def plan_cues(rng: np.random.Generator, emotion: str, kinds: tuple[str, ...]) ->
                    tuple(sorted(cue_tokens)), slots)
 
 
+def slot_tokens(text: str) -> tuple[int, int, int]:
+    """The token indices of the three slots in a cue-corpus transcript, found from the frame
+    sentences alone (no label, no prosody): for probes that look at the slot words."""
+    words = text.split()
+    for frame in FRAMES:
+        template = frame.format(a="\0", b="\0", c="\0").split()
+        if len(template) == len(words) and all(t in ("\0", w) for t, w in zip(template, words, strict=True)):
+            return tuple(i for i, t in enumerate(template) if t == "\0")  # type: ignore[return-value]
+    raise ValueError(f"not a cue-corpus sentence: {text!r}")
+
+
 def _pick(rng: np.random.Generator, options: tuple | list) -> str:
     return options[int(rng.integers(len(options)))]
 
