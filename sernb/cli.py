@@ -20,11 +20,13 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     try:
-        root = generate(size=args.size, out=args.out, seed=args.seed, overwrite=args.overwrite, verbose=True)
+        root = generate(size=args.size, out=args.out, seed=args.seed, overwrite=args.overwrite, verbose=True,
+                        cues=args.cues)
     except (ValueError, FileExistsError, EspeakError) as exc:  # bad seed, a foreign folder, no eSpeak
         print(f"sernb synth: {exc}", file=sys.stderr)
         return 2
-    print(f"synthetic IEMOCAP-format corpus ({args.size}, seed {args.seed}) at {root}")
+    kind = "cue corpus" if args.cues else "corpus"
+    print(f"synthetic IEMOCAP-format {kind} ({args.size}, seed {args.seed}) at {root}")
     return 0
 
 
@@ -593,6 +595,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default: data/synth/<size>); IEMOCAP_full_release/ is created inside")
     p.add_argument("--seed", type=int, default=0, help="random seed for text, voices and noise (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="regenerate even if a complete corpus is already there")
+    p.add_argument("--cues", action="store_true",
+                   help="make the cue corpus instead: each utterance carries its emotion through declared cue "
+                   "kinds (global, local, contour, lexical, alignment; sernb.data.synth.cues.CUE_MIX), with "
+                   "cues.csv and cue_words.csv beside IEMOCAP_full_release/ (default folder: "
+                   "data/synth/<size>-cues)")
     p.set_defaults(func=_cmd_synth)
 
 

@@ -5,6 +5,8 @@ made offline on any machine without a system install. We call the C API of ``spe
 (API revision 12) directly: ``espeak_Initialize`` in synchronous mode, a synth callback that collects
 the int16 samples, ``espeak_SetVoiceByName`` / ``espeak_SetParameter`` for the voice and prosody,
 then ``espeak_Synth`` + ``espeak_Synchronize``. One utterance takes a few milliseconds.
+:func:`synthesize_timed` also reads SSML (per-word ``<prosody>``) and returns where each word
+starts in the audio, from the engine's word events (the cue corpus of :mod:`sernb.data.synth.cues`).
 
 eSpeak NG keeps global state, so the library is initialised once per process and calls are
 serialised with a lock. Used by :mod:`sernb.data.synth` (book chapter on the data).
@@ -24,6 +26,10 @@ AUDIO_OUTPUT_SYNCHRONOUS = 2
 POS_CHARACTER = 1
 ESPEAK_CHARS_UTF8 = 1
 EE_OK = 0
+ESPEAK_SSML = 0x10  # flag of espeak_Synth: elements within < > are SSML
+EVENT_LIST_TERMINATED = 0
+EVENT_WORD = 1  # espeakEVENT_WORD: start of a word
+EVENT_END = 5  # espeakEVENT_END: end of a sentence or clause
 PARAM_RATE = 1  # words per minute, 80..450
 PARAM_VOLUME = 2  # 0..200, 100 = normal
 PARAM_PITCH = 3  # base pitch 0..100, 50 = normal
@@ -48,9 +54,37 @@ class Prosody:
     word_gap: int = 0
 
 
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    """``espeak_EVENT`` exactly as speak_lib.h (API revision 12) lays it out."""
+
+    _fields_ = [
+        ("type", ctypes.c_int),  # espeak_EVENT_TYPE
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),  # characters from the start of the text, 1-based
+        ("length", ctypes.c_int),  # word length in characters (WORD events)
+        ("audio_position", ctypes.c_int),  # ms within the speech of this espeak_Synth call
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
+
+
+@dataclass(frozen=True)
+class WordEvent:
+    """Where eSpeak NG started speaking a word: ``text_position`` (0-based character offset in the
+    text passed, SSML tags included), its ``length`` in characters, and ``time_s`` in the audio."""
+
+    text_position: int
+    length: int
+    time_s: float
+
+
 # The callback type: int callback(short *wav, int numsamples, espeak_EVENT *events).
-# Events are not needed, so they are passed as an opaque pointer.
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 
 
 class _Engine:
@@ -59,6 +93,7 @@ class _Engine:
     def __init__(self) -> None:
         self.lib = _load_library()
         self._chunks: list[np.ndarray] = []
+        self._events: list[tuple[int, int, int, int]] | None = None  # collected only when asked
         self._callback = _CALLBACK(self._collect)  # keep a reference: C holds only the pointer
         data_path = _data_path().encode("utf-8")
         rate = self.lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0)
@@ -71,6 +106,12 @@ class _Engine:
     def _collect(self, wav, numsamples: int, events) -> int:
         if wav and numsamples > 0:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(numsamples,)).copy())
+        if self._events is not None and events:
+            i = 0
+            while events[i].type != EVENT_LIST_TERMINATED:
+                e = events[i]
+                self._events.append((e.type, e.text_position, e.length, e.audio_position))
+                i += 1
         return 0  # 0 = continue synthesis
 
     def set_voice(self, voice: str) -> None:
@@ -95,17 +136,26 @@ class _Engine:
             if err != EE_OK:
                 raise EspeakError(f"espeak_SetParameter({param}, {value}) failed with error {err}")
 
-    def synth(self, text: str, seed: int) -> np.ndarray:
+    def synth(self, text: str, seed: int, ssml: bool = False) -> np.ndarray:
         data = text.encode("utf-8") + b"\0"
         self._chunks = []
         if hasattr(self.lib, "espeak_ng_SetRandSeed"):
             self.lib.espeak_ng_SetRandSeed(seed)
-        err = self.lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None, None)
+        flags = ESPEAK_CHARS_UTF8 | (ESPEAK_SSML if ssml else 0)
+        err = self.lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0, flags, None, None)
         if err != EE_OK:
             raise EspeakError(f"espeak_Synth failed with error {err} for text {text!r}")
         self.lib.espeak_Synchronize()
         chunks, self._chunks = self._chunks, []
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+
+    def synth_timed(self, text: str, seed: int, ssml: bool) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+        self._events = []
+        try:
+            samples = self.synth(text, seed, ssml)
+            return samples, self._events
+        finally:
+            self._events = None
 
 
 def _check_variant(voice: str) -> None:
@@ -199,3 +249,27 @@ def synthesize(text: str, voice: str = "en", prosody: Prosody | None = None, see
         engine.set_voice(voice)
         engine.set_prosody(prosody or Prosody())
         return engine.synth(text, seed)
+
+
+def synthesize_timed(text: str, voice: str = "en", prosody: Prosody | None = None, seed: int = 1,
+                     ssml: bool = False) -> tuple[np.ndarray, list[WordEvent], float]:
+    """:func:`synthesize`, plus where each word starts: ``(samples, word events, speech end in s)``.
+
+    ``ssml=True`` lets the text carry SSML (``<speak>``, per-word ``<prosody pitch= volume= rate=>``,
+    ``<emphasis>``). Word events come from the engine itself (``espeakEVENT_WORD``), so word times
+    are exact whatever the prosody did to durations; text positions count characters of ``text``
+    (tags included, UTF-8 text assumed ASCII here). The speech end is the last end-of-clause event
+    (or the audio length), before which every word starts.
+    """
+    if not text.strip():
+        raise ValueError("synthesize_timed() needs non-empty text")
+    with _LOCK:
+        engine = _engine()
+        engine.set_voice(voice)
+        engine.set_prosody(prosody or Prosody())
+        samples, raw = engine.synth_timed(text, seed, ssml)
+        rate = engine.sample_rate
+    words = [WordEvent(pos - 1, length, ms / 1000.0) for kind, pos, length, ms in raw if kind == EVENT_WORD]
+    ends = [ms / 1000.0 for kind, _, _, ms in raw if kind == EVENT_END]
+    end = min(max(ends), len(samples) / rate) if ends else len(samples) / rate
+    return samples, words, end

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sernb.data.cuetable import attach_cues
 from sernb.data.table import EMOTIONS_4, EMOTIONS_6, make_table
 from sernb.errors import DataError, DataNotFound
 from sernb.utils import decode_text
@@ -99,7 +100,8 @@ def load_iemocap(
     (every raw label, xxx included). ``corpus`` overrides the corpus column, which is
     ``"synthetic"`` when the generator's marker is found and ``"iemocap"`` otherwise.
     Skips (labels outside the set, junk transcript ids, missing wavs...) land in
-    ``table.attrs["skipped"]``.
+    ``table.attrs["skipped"]``. A cue corpus (``sernb synth --cues``) adds the columns of its
+    ``cues.csv`` (:mod:`sernb.data.cuetable`); without that file there are no such columns.
     """
     mapping = label_map(classes)
     release = find_release(root)
@@ -109,8 +111,9 @@ def load_iemocap(
     rows = []
     for session_dir in sorted(release.glob("Session[1-5]")):
         rows += _session_rows(session_dir, mapping, corpus, skipped, repaired)
-    return make_table(rows, skipped, corpus, str(release), sort_by=["session", "dialog", "turn"],
-                      classes=classes, repaired={k: int(v) for k, v in sorted(repaired.items()) if v})
+    table = make_table(rows, skipped, corpus, str(release), sort_by=["session", "dialog", "turn"],
+                       classes=classes, repaired={k: int(v) for k, v in sorted(repaired.items()) if v})
+    return attach_cues(table, release)
 
 
 def _session_rows(session_dir: Path, mapping: dict | None, corpus: str, skipped: Counter,

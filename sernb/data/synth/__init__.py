@@ -27,10 +27,12 @@ The package, by job: :mod:`~sernb.data.synth.lexicon` (what is said),
 :mod:`~sernb.data.synth.planning` (dialogs, turns, annotations; no audio),
 :mod:`~sernb.data.synth.render` (one utterance's signal), :mod:`~sernb.data.synth.workers` (the
 render processes), :mod:`~sernb.data.synth.writers` (IEMOCAP's text files) and
-:mod:`~sernb.data.synth.corpus` (:func:`generate`, the entry point).
+:mod:`~sernb.data.synth.corpus` (:func:`generate`, the entry point), and
+:mod:`~sernb.data.synth.cues` (the opt-in cue corpus: cue kinds as declared factors, issue 15).
 """
 
 from sernb.data.synth.corpus import (
+    CUES_VERSION,
     GENERATOR_VERSION,
     IN_PROGRESS_NAME,
     MANIFEST_NAME,
@@ -40,6 +42,7 @@ from sernb.data.synth.corpus import (
     plan_corpus,
     read_manifest,
 )
+from sernb.data.synth.cues import CUE_KINDS, CUE_MIX, CuePlan
 from sernb.data.synth.lexicon import EMOTIONS
 from sernb.data.synth.planning import (
     CARRIERS,
@@ -61,7 +64,7 @@ from sernb.data.synth.writers import (
 )
 
 __all__ = [
-    "CARRIERS", "CORPUS_DIR", "EMOTIONS", "GENERATOR_VERSION", "IN_PROGRESS_NAME", "MANIFEST_NAME",
+    "CARRIERS", "CORPUS_DIR", "CUES_VERSION", "CUE_KINDS", "CUE_MIX", "CuePlan", "EMOTIONS", "GENERATOR_VERSION", "IN_PROGRESS_NAME", "MANIFEST_NAME",
     "SAMPLE_RATE", "SESSIONS", "SIZES", "SYNTHETIC_NOTE", "DialogPlan", "DialogSpec", "RenderJob", "Turn",
     "categorical_text", "default_out", "dialog_layout", "emo_evaluation_text", "generate", "make_channels",
     "make_speakers", "plan_corpus", "read_manifest", "render", "render_jobs", "spoken_text",

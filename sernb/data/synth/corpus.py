@@ -17,7 +17,14 @@ from sernb.data.synth.planning import SIZES, DialogPlan, dialog_layout, plan_dia
 from sernb.data.synth.render import SAMPLE_RATE, RenderJob, write_corpus_file
 from sernb.data.synth.voices import SESSIONS, make_channels, make_speakers
 from sernb.data.synth.workers import render_all
-from sernb.data.synth.writers import CORPUS_DIR, lay_out_timeline, write_text_files
+from sernb.data.synth.writers import (
+    CORPUS_DIR,
+    CUE_WORDS_NAME,
+    CUES_NAME,
+    lay_out_timeline,
+    write_cue_tables,
+    write_text_files,
+)
 from sernb.utils import atomic_write_json, data_home
 
 #: Bump when the generator's output changes: a corpus made by another version is regenerated.
@@ -25,6 +32,8 @@ GENERATOR_VERSION = 2
 #: A size whose output changed alone is bumped here, so the other sizes are not regenerated
 #: (iemocap 3: long turns trimmed to about 30 s at most).
 SIZE_VERSIONS = {"iemocap": 3}
+#: Bump when the cue corpus' output changes (recorded in its manifest only).
+CUES_VERSION = 1
 MANIFEST_NAME = "synth_manifest.json"
 IN_PROGRESS_NAME = ".synth_in_progress"
 #: Written into ``IEMOCAP_full_release/`` so that a copy of the folder alone still says what it is.
@@ -38,9 +47,10 @@ SYNTHETIC_NOTE = (
 # ----------------------------------------------------------------------------------------------
 
 
-def default_out(size: str) -> Path:
-    """Where :func:`generate` writes by default: ``data/synth/<size>`` (or ``$SERNB_DATA/synth/<size>``)."""
-    return data_home() / "synth" / size
+def default_out(size: str, cues: bool = False) -> Path:
+    """Where :func:`generate` writes by default: ``data/synth/<size>`` (or ``$SERNB_DATA/synth/<size>``);
+    the cue corpus in ``<size>-cues``."""
+    return data_home() / "synth" / (f"{size}-cues" if cues else size)
 
 
 def read_manifest(out: str | os.PathLike) -> dict | None:
@@ -53,7 +63,7 @@ def read_manifest(out: str | os.PathLike) -> dict | None:
 
 
 def generate(size: str = "default", out: Path | None = None, seed: int = 0, overwrite: bool = False,
-             workers: int | None = None, verbose: bool = False) -> Path:
+             workers: int | None = None, verbose: bool = False, cues: bool = False) -> Path:
     """Write the synthetic IEMOCAP-format corpus; return the folder that contains ``IEMOCAP_full_release/``.
 
     ``size`` is ``"smoke"`` (~150 utterances, seconds to make, for CI) or ``"default"`` (~1,600).
@@ -62,6 +72,9 @@ def generate(size: str = "default", out: Path | None = None, seed: int = 0, over
     no manifest, so the next call starts again and finishes the job. Two processes asking for
     the same folder at once take turns (a file lock). ``workers`` render processes run in
     parallel (default: up to 2, the size of this project's CI machine); the files do not depend on it.
+    ``cues=True`` makes the cue corpus instead (:mod:`sernb.data.synth.cues`: declared cue kinds,
+    word-level prosody, the sidecar tables ``cues.csv`` and ``cue_words.csv``); with the default
+    ``False`` the output is exactly what it was before cue kinds existed.
     """
     if size not in SIZES:
         raise ValueError(f"unknown synthetic corpus size {size!r}; choose one of {', '.join(SIZES)}")
@@ -69,9 +82,11 @@ def generate(size: str = "default", out: Path | None = None, seed: int = 0, over
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    out = Path(out) if out is not None else default_out(size)
+    out = Path(out) if out is not None else default_out(size, cues)
     key = {"generator": "sernb.data.synth", "version": SIZE_VERSIONS.get(size, GENERATOR_VERSION), "size": size,
            "seed": int(seed)}
+    if cues:  # only then: the default corpus' manifest stays byte-identical
+        key["cues_version"] = CUES_VERSION
     if not overwrite and _is_complete(out, key):
         return out
     with _locked(out):
@@ -81,7 +96,7 @@ def generate(size: str = "default", out: Path | None = None, seed: int = 0, over
         _clear_previous(out)
         atomic_write_json(out / IN_PROGRESS_NAME, key)
         write_corpus_file(out / CORPUS_DIR / "SYNTHETIC", SYNTHETIC_NOTE.encode())
-        counts = _build(out, size, int(seed), workers or min(2, os.cpu_count() or 1))
+        counts = _build(out, size, int(seed), workers or min(2, os.cpu_count() or 1), cues)
         atomic_write_json(out / MANIFEST_NAME, {**key, **counts})  # the completeness marker: last
         os.chmod(out / MANIFEST_NAME, 0o644)
         (out / IN_PROGRESS_NAME).unlink(missing_ok=True)
@@ -93,7 +108,8 @@ def generate(size: str = "default", out: Path | None = None, seed: int = 0, over
 
 def _is_complete(out: Path, key: dict) -> bool:
     manifest = read_manifest(out)
-    return manifest is not None and all(manifest.get(k) == v for k, v in key.items())
+    return (manifest is not None and all(manifest.get(k) == v for k, v in key.items())
+            and ("cues_version" in manifest) == ("cues_version" in key))
 
 
 def _locked(out: Path):
@@ -114,19 +130,21 @@ def _clear_previous(out: Path) -> None:
             f"(no {MANIFEST_NAME}); refusing to overwrite it. Choose another --out."
         )
     (out / MANIFEST_NAME).unlink(missing_ok=True)
+    for name in (CUES_NAME, CUE_WORDS_NAME):
+        (out / name).unlink(missing_ok=True)
     if corpus.exists():
         shutil.rmtree(corpus)
 
 
-def plan_corpus(size: str, seed: int) -> list[DialogPlan]:
+def plan_corpus(size: str, seed: int, cues: bool = False) -> list[DialogPlan]:
     """Every dialog and turn of a corpus, without audio (fast; useful to inspect the design)."""
     speakers, channels = make_speakers(seed), make_channels(seed)
-    return [plan_dialog(spec, speakers, channels, seed) for spec in dialog_layout(size, seed)]
+    return [plan_dialog(spec, speakers, channels, seed, cues) for spec in dialog_layout(size, seed)]
 
 
-def _build(out: Path, size: str, seed: int, workers: int) -> dict:
+def _build(out: Path, size: str, seed: int, workers: int, cues: bool = False) -> dict:
     """Plan, render, lay out the timelines, write the text files; return the manifest counts."""
-    plans = plan_corpus(size, seed)
+    plans = plan_corpus(size, seed, cues)
     channels = make_channels(seed)
     jobs: dict[int, list[RenderJob]] = {}
     for plan in plans:
@@ -134,13 +152,17 @@ def _build(out: Path, size: str, seed: int, workers: int) -> dict:
         for turn in plan.turns:
             jobs.setdefault(plan.spec.session, []).append(RenderJob(
                 utt_id=turn.utt_id, path=str(wav_dir / f"{turn.utt_id}.wav"), text=spoken_text(turn.text),
-                delivery=turn.delivery, channel=channels[plan.spec.session], seed=seed))
-    n_samples = render_all(out, jobs, workers)
+                delivery=turn.delivery, channel=channels[plan.spec.session], seed=seed, cue=turn.cue))
+    rendered = render_all(out, jobs, workers)
     for plan in plans:
         for turn in plan.turns:
-            turn.n_samples = n_samples[turn.utt_id]
+            turn.n_samples, turn.word_times = rendered[turn.utt_id]
         lay_out_timeline(plan)
     write_text_files(out, plans)
+    if cues:
+        write_cue_tables(out, plans)
+        return {**_summarise(plans), "cue_kinds": dict(sorted(Counter(
+            t.cue.kinds_name for p in plans for t in p.turns if t.cue is not None).items()))}
     return _summarise(plans)
 
 

@@ -5,10 +5,11 @@ turn's emotion, wording, delivery and evaluator annotations (all cheap and deter
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from sernb.data.synth.cues import CuePlan, WordTime, draw_kinds, plan_cues
 from sernb.data.synth.lexicon import (
     CATEGORY_NAME,
     CORES,
@@ -199,6 +200,8 @@ class Turn:
     start: float = 0.0
     end: float = 0.0
     n_samples: int = 0
+    cue: CuePlan | None = None  # the cue corpus only: how the emotion is carried, word by word
+    word_times: list[WordTime] | None = None  # the cue corpus only: filled in after rendering
 
 
 def _pick(rng: np.random.Generator, options: tuple | list) -> str:
@@ -398,15 +401,18 @@ class _DialogContext:
     scenario: Scenario | None = None
     motif: Motif | None = None
     junk_used: set[str] = field(default_factory=set)
+    cues: bool = False
 
 
 def plan_dialog(spec: DialogSpec, speakers: dict[str, Speaker], channels: dict[int, Channel],
-                seed: int) -> DialogPlan:
-    """Turns of one dialog: who speaks, which emotion, label, words and delivery."""
+                seed: int, cues: bool = False) -> DialogPlan:
+    """Turns of one dialog: who speaks, which emotion, label, words and delivery (``cues``: the
+    cue corpus, whose words and delivery come from :mod:`sernb.data.synth.cues`)."""
     rng = seeded_rng(seed, "dialog", spec.name)
     evaluators = sorted(str(e) for e in rng.choice([f"E{i}" for i in range(1, 7)], 3, replace=False))
     dim_evaluators = sorted(str(e) for e in rng.choice(evaluators, 2, replace=False))
-    ctx = _DialogContext(spec, channels[spec.session], tuple(evaluators), tuple(dim_evaluators), seed)
+    ctx = _DialogContext(spec, channels[spec.session], tuple(evaluators), tuple(dim_evaluators), seed,
+                         cues=cues)
     plan = DialogPlan(spec, t0=float(rng.uniform(1.5, 6.0)))
     if spec.scenario is not None:
         ctx.scenario, ctx.motif = SCENARIOS[spec.scenario - 1], _motif(spec, seed)
@@ -477,12 +483,13 @@ def _plan_turn(ctx: _DialogContext, utt_id: str, step: _Step, speaker: Speaker) 
     delivery = _delivery(rng, speaker, step.emotion, intensity, ctx.channel)
     if sentences:  # trimmed after every draw, so the random streams stay where they were
         text = _fit_budget(sentences, delivery)
-    return Turn(
+    turn = Turn(
         utt_id=utt_id, dialog=ctx.spec.name, speaker=speaker.speaker_id, emotion=step.emotion,
         label=label, carrier=carrier, intensity=intensity, text=text, evaluation=evaluation, vad=vad,
         delivery=delivery,
         gap_s=float(rng.uniform(0.25, 1.6)) + (1.0 if junk else 0.0), junk=junk,
     )
+    return _with_cues(ctx, turn, speaker) if ctx.cues else turn
 
 
 def estimated_seconds(text: str, delivery: Delivery) -> float:
@@ -501,3 +508,21 @@ def _fit_budget(sentences: list[str], delivery: Delivery) -> str:
             break
         kept.append(sentence)
     return " ".join(kept)
+
+
+#: Cue kinds heard in the audio; the others are in the words (lexical) or in both (alignment).
+AUDIO_CUE_KINDS = frozenset({"global", "local", "contour"})
+
+
+def _with_cues(ctx: _DialogContext, turn: Turn, speaker: Speaker) -> Turn:
+    """The cue corpus' version of a turn: same speaker, emotion, label, annotation and timing; the
+    words and delivery carry the emotion only through the turn's cue kinds. Drawn from a stream of
+    its own, after everything else, so the default corpus' streams are untouched."""
+    rng = seeded_rng(ctx.seed, "cues", turn.utt_id)
+    kinds = draw_kinds(rng, turn.emotion)
+    cue = plan_cues(rng, turn.emotion, kinds)
+    in_audio, in_text = bool(AUDIO_CUE_KINDS & set(kinds)), "lexical" in kinds
+    carrier = "both" if "alignment" in kinds or (in_audio and in_text) else "audio" if in_audio else "text"
+    intensity = float(rng.uniform(0.7, 1.15)) if "global" in kinds else 0.0
+    return replace(turn, text=cue.text, carrier=carrier, intensity=intensity, cue=cue,
+                   delivery=_delivery(rng, speaker, turn.emotion, intensity, ctx.channel))

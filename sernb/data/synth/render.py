@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sernb.data.synth.cues import CuePlan, WordTime, word_times
 from sernb.data.synth.planning import Delivery
 from sernb.data.synth.voices import Channel, seeded_rng
 from sernb.utils import atomic_write_bytes
@@ -34,12 +35,23 @@ class RenderJob:
     delivery: Delivery
     channel: Channel
     seed: int
+    cue: CuePlan | None = None  # cue corpus only: per-word prosody spoken through SSML
 
 
 def render(job: RenderJob) -> np.ndarray:
     """Speak one utterance and pass it through emotion effects, the room and the microphone.
 
     Returns int16 samples at 16 kHz.
+    """
+    return render_timed(job)[0]
+
+
+def render_timed(job: RenderJob) -> tuple[np.ndarray, list[WordTime] | None]:
+    """:func:`render`, plus each word's time in the clip when the job has a cue plan (else None).
+
+    A cue job speaks its plan's SSML and reads eSpeak's word events; the effects keep the
+    length and the resampling keeps time, so a word's clip time is the lead silence plus its
+    event time. Without a cue plan this is exactly the default corpus' rendering.
     """
     from scipy.signal import resample_poly
 
@@ -49,14 +61,22 @@ def render(job: RenderJob) -> np.ndarray:
     rng = seeded_rng(job.seed, "render", job.utt_id)
     prosody = espeak.Prosody(rate=round(d.rate), pitch=round(d.pitch), pitch_range=round(d.pitch_range),
                              volume=round(d.volume), word_gap=round(d.word_gap))
-    raw = espeak.synthesize(job.text, d.voice, prosody, seed=int(rng.integers(1, 2**31 - 1)))
+    synth_seed = int(rng.integers(1, 2**31 - 1))
+    times = None
+    if job.cue is None:
+        raw = espeak.synthesize(job.text, d.voice, prosody, seed=synth_seed)
+    else:
+        ssml, spans = job.cue.ssml()
+        raw, events, speech_end = espeak.synthesize_timed(ssml, d.voice, prosody, seed=synth_seed, ssml=True)
+        times = word_times(spans, job.cue.words, events, speech_end,
+                           offset=int(d.lead_s * SAMPLE_RATE) / SAMPLE_RATE)
     x = raw.astype(np.float64) / 32768.0 * 0.5
     x = _emotion_effects(x, espeak.sample_rate(), d, rng)
     up, down = _ratio(SAMPLE_RATE, espeak.sample_rate())
     x = resample_poly(x, up, down, window=_resampling_taps(up, down))
     x = np.concatenate([np.zeros(int(d.lead_s * SAMPLE_RATE)), x, np.zeros(int(d.trail_s * SAMPLE_RATE))])
     x = _room_and_mic(x, job.channel, d, rng, job.seed)
-    return np.clip(np.rint(x * 32767.0), -32768, 32767).astype(np.int16)
+    return np.clip(np.rint(x * 32767.0), -32768, 32767).astype(np.int16), times
 
 
 def _ratio(target: int, source: int) -> tuple[int, int]:

@@ -17,16 +17,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sernb.data.synth.render import RenderJob, render, wav_bytes, write_corpus_file
+from sernb.data.synth.cues import WordTime
+from sernb.data.synth.render import RenderJob, render_timed, wav_bytes, write_corpus_file
 
 
-def render_jobs(root: str | os.PathLike, jobs: list[RenderJob]) -> list[tuple[str, int]]:
-    """Render and write ``jobs`` in order; returns ``(utt_id, n_samples)`` pairs."""
+def render_jobs(root: str | os.PathLike, jobs: list[RenderJob]) -> list[tuple[str, int, list[WordTime] | None]]:
+    """Render and write ``jobs`` in order; returns ``(utt_id, n_samples, word times)`` triples
+    (word times only for the cue corpus' jobs, else None)."""
     out = []
     for job in jobs:
-        samples = render(job)
+        samples, times = render_timed(job)
         write_corpus_file(Path(root) / job.path, wav_bytes(samples))
-        out.append((job.utt_id, len(samples)))
+        out.append((job.utt_id, len(samples), times))
     return out
 
 
@@ -68,7 +70,8 @@ def worker_main(job_file: str, result_file: str, parent: str = "0") -> None:
 RENDER_GROUPS = ((1, 3, 5), (2, 4))
 
 
-def render_all(root: Path, jobs_by_session: dict[int, list[RenderJob]], workers: int) -> dict[str, int]:
+def render_all(root: Path, jobs_by_session: dict[int, list[RenderJob]], workers: int
+               ) -> dict[str, tuple[int, list[WordTime] | None]]:
     """Render each group of sessions in a fresh Python process, ``workers`` at a time.
 
     Fresh interpreters (not multiprocessing's fork or spawn) give every group a clean eSpeak NG
@@ -78,7 +81,7 @@ def render_all(root: Path, jobs_by_session: dict[int, list[RenderJob]], workers:
     """
     remove_stale_temp_folders()
     groups = [[j for s in group for j in jobs_by_session.get(s, [])] for group in RENDER_GROUPS]
-    results: dict[str, int] = {}
+    results: dict[str, tuple[int, list[WordTime] | None]] = {}
     running: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
         try:
@@ -129,10 +132,10 @@ def start_worker(tmp: Path, index: int, root: str, jobs: list[RenderJob]) -> sub
         )
 
 
-def finish_worker(tmp: Path, index: int, proc: subprocess.Popen) -> list[tuple[str, int]]:
-    """Wait for a worker; its ``(utt_id, n_samples)`` pairs, or its log in the error."""
+def finish_worker(tmp: Path, index: int, proc: subprocess.Popen) -> dict[str, tuple[int, list[WordTime] | None]]:
+    """Wait for a worker; utt_id -> ``(n_samples, word times)``, or its log in the error."""
     if proc.wait() != 0:
         log = (tmp / f"log{index}.txt").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"synthetic corpus: render worker {index} failed (exit {proc.returncode}):\n{log}")
     with open(tmp / f"result{index}.pkl", "rb") as fh:
-        return pickle.load(fh)
+        return {utt: (n, times) for utt, n, times in pickle.load(fh)}

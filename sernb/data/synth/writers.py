@@ -4,13 +4,19 @@ lines), Categorical and transcriptions, in IEMOCAP's exact formats.
 
 from __future__ import annotations
 
+import csv
+import io
 import zlib
 from pathlib import Path
 
+from sernb.data.cuetable import CUE_COLUMNS, CUE_WORD_COLUMNS, CUE_WORDS_NAME, CUES_NAME
 from sernb.data.synth.planning import DialogPlan, Turn
 from sernb.data.synth.render import SAMPLE_RATE, write_corpus_file
 
 CORPUS_DIR = "IEMOCAP_full_release"
+#: The cue corpus' sidecar tables, written beside ``IEMOCAP_full_release/`` (whose files stay
+#: exactly IEMOCAP's formats): one row per utterance, and one row per word.
+CUES_COLUMNS = ("utt_id", *CUE_COLUMNS)
 
 # ----------------------------------------------------------------------------------------------
 # Writing the text files
@@ -81,3 +87,41 @@ def write_text_files(root: Path, plans: list[DialogPlan]) -> None:
     # a macOS AppleDouble file, as found in copies of IEMOCAP made on a Mac: loaders must skip it
     apple = root / CORPUS_DIR / "Session1" / "dialog" / "EmoEvaluation" / f"._{plans[0].spec.name}.txt"
     write_corpus_file(apple, b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+
+
+def cues_csv_text(plans: list[DialogPlan]) -> str:
+    """``cues.csv``: each utterance's cue kinds, its cue word and token index (whitespace tokens of
+    the transcript; "" and -1 when no word carries the cue) and the cue's span in seconds from the
+    clip's start: from the first to the last word carrying a word-level cue (the lexical or
+    stressed word; the three words of ``local``), or the whole speech for ``global`` and ``contour``."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(CUES_COLUMNS)
+    for plan in plans:
+        for turn in plan.turns:
+            cue, times = turn.cue, turn.word_times
+            if cue is None or not times:
+                raise ValueError(f"{turn.utt_id}: no cue plan or word times to write")
+            span = [times[i] for i in cue.cue_tokens] or [times[0], times[-1]]
+            start, end = span[0].start, span[-1].end
+            out.writerow([turn.utt_id, cue.kinds_name, cue.cue_word, cue.cue_token, f"{start:.4f}", f"{end:.4f}"])
+    return buf.getvalue()
+
+
+def cue_words_csv_text(plans: list[DialogPlan]) -> str:
+    """``cue_words.csv``: every word's span in its clip and the SSML prosody change it was given."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(CUE_WORD_COLUMNS)
+    for plan in plans:
+        for turn in plan.turns:
+            for w, (p, v, r) in zip(turn.word_times or [], turn.cue.prosody if turn.cue else [], strict=True):
+                out.writerow([turn.utt_id, w.token, w.word, f"{w.start:.4f}", f"{w.end:.4f}",
+                              f"{p:+.0f}", f"{v:+.0f}", f"{r:+.0f}"])
+    return buf.getvalue()
+
+
+def write_cue_tables(root: Path, plans: list[DialogPlan]) -> None:
+    """The two sidecar tables of the cue corpus, beside ``IEMOCAP_full_release/``."""
+    write_corpus_file(root / CUES_NAME, cues_csv_text(plans).encode())
+    write_corpus_file(root / CUE_WORDS_NAME, cue_words_csv_text(plans).encode())
