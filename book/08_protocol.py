@@ -364,18 +364,17 @@ else:
 # written atomically, so the store stays whole on a shared filesystem; a rerun skips what is
 # stored.
 #
-# Measured on the 2-core machine this book was written on, while other work shared it (load
-# average 4-10; offline profile, the paper's model, LOSO, seed 0, held-out sessions 1 and 2):
-# 1 worker x 2 threads took about 1390 s for the two runs, 2 workers x 1 thread 286 s. The
-# load changed between the two, so the ratio (about 5x) overstates what a quiet machine gives
-# (at most about 2x there); the steadier figure is CPU time per run, 57-59 s with one thread
-# against 247-419 s with two. Hence the default: one single-threaded worker per core.
+# Measured on the 2-core machine this book was written on, with no other heavy job: this
+# chapter's grid on the offline profile (41 runs), from the stored corpus and MFCC cache into an
+# empty results folder, took 1,464 s with 1 worker x 2 threads and 697 s with 2 workers x 1
+# thread: 2.1x. A run takes about as long on one thread as on two (the models are small), so
+# one single-threaded worker per core is the default.
 #
 # Expected wall time: independent runs of t seconds on N workers or GPUs take about
-# ceil(R / N) x t. The LOSO grid of one system (R = 5, t of about 60 s of CPU on a free core) takes
-# 5 x 60 = 300 s on one worker, 3 x 60 = 180 s on two, 60 s on five. The whole book on `full` has
-# R = 236 runs; if a run takes t = 5 minutes on a GPU (an example: measure yours), that is 19.7
-# hours on one GPU, 30 x 5 = 150 minutes on 8 and 8 x 5 = 40 minutes on 32.
+# ceil(R / N) x t. The LOSO grid of the paper's model (R = 5 runs of 41-64 s on one thread)
+# takes 273 s on one worker and about 3 x 64 = 192 s on two. The whole book on `full` has
+# R = 296 runs; if a run takes t = 5 minutes on a GPU (an example: measure yours), that is 24.7
+# hours on one GPU, 37 x 5 = 185 minutes on 8 and 10 x 5 = 50 minutes on 32.
 
 # %% [markdown]
 # ## Summary
