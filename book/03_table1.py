@@ -118,13 +118,14 @@ pd.DataFrame([{"system": name, "paper row": row.name, "builds": get_system(name)
 # their full configuration, so rows that other chapters already trained (ours, the
 # baseline, the text-only model) are read back at once; a rerun of this chapter costs
 # nothing (`train_seconds` is what the runs took when they were trained). A row that cannot
-# run on this machine is not an error: its `status` says why.
+# run on this machine is not an error: its `status` says why. `best_epochs` says, run by run,
+# at which epoch validation peaked out of the epochs it ran: the weights kept are that epoch's.
 
 # %%
 frame = table1.table1(profile=PROFILE, out=OUT, audio_model=AUDIO_MODEL, text_model=TEXT_MODEL, data_root=DATA_ROOT,
                       device=DEVICE)
 print(frame.attrs["provenance"])
-frame[["paper_name", "status", "n_runs", "train_seconds", "seconds_per_epoch"]].set_index("paper_name")
+frame[["paper_name", "status", "n_runs", "best_epochs", "train_seconds", "seconds_per_epoch"]].set_index("paper_name")
 
 # %% [markdown]
 # ## Ours beside the paper's

@@ -117,7 +117,7 @@ def _row(name: str, profile: str, protocol: str | None, seeds: Sequence[int] | N
     row: dict[str, Any] = {"system": name, "paper_name": paper.name, "text_encoder": "-",
                            "audio_encoder": "-", "status": "ran"}
     row.update({k: float("nan") for k in _metric_columns()})
-    row.update({"n_runs": 0, "params_m": float("nan"), "trainable_params_m": float("nan"),
+    row.update({"n_runs": 0, "best_epochs": "", "params_m": float("nan"), "trainable_params_m": float("nan"),
                 "wall_seconds": float("nan"), "train_seconds": float("nan"), "seconds_per_epoch": float("nan"),
                 "corpus": config.corpus, "protocol": config.protocol})
     started = time.perf_counter()
@@ -152,6 +152,9 @@ def _row(name: str, profile: str, protocol: str | None, seeds: Sequence[int] | N
             row[k] = round(100 * record[k], 2)
             row[f"{k}_std"] = round(100 * record["std"][k], 2)
         row["n_runs"] = record["n_runs"]
+        # where each run's validation peaked, of the epochs it ran: a peak at the last epoch of
+        # every run says "train longer", an early one with early stopping says "converged"
+        row["best_epochs"] = " ".join(f"{r['best_epoch']}/{r['epochs_run']}" for r in record["runs"])
         # Time the runs took when they were trained (a cached row costs ~0 s of wall time now).
         row["train_seconds"] = round(sum(r["seconds"] for r in record["runs"]), 1)
         row["seconds_per_epoch"] = round(record["meta"]["seconds_per_epoch"] or float("nan"), 2)

@@ -139,6 +139,8 @@ def test_table1_writes_every_row_and_marks_wav2vec2_not_run(smoke_corpus, result
     ran = rows.drop(index="wav2vec2")
     assert (ran["status"] == "ran").all() and ran["accuracy"].between(0, 100).all()
     assert (ran["n_runs"] == 1).all() and (ran["params_m"] > 0).all()
+    best, epochs = rows.loc["ours", "best_epochs"].split("/")  # one run: "<best>/<epochs run>"
+    assert 1 <= int(best) <= int(epochs)
     assert "UNTRAINED" in rows.loc["ours", "text_encoder"] and "fine-tuned" in rows.loc["ours", "text_encoder"]
     assert "frozen" in rows.loc["cogmen", "text_encoder"]
     assert rows.loc["ours", "paper_reported_accuracy"] == 83.5 and rows.loc["cogmen", "paper_reported_f1"] == 76.5
