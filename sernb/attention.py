@@ -348,7 +348,8 @@ def attention_figure(maps: list[AttentionMap], mfccs: list[np.ndarray], prosody:
     def ticks(m: AttentionMap, mark: Any) -> dict[str, Any]:
         cue = set(mark.positions) if mark is not None else set()
         text = [f">> {t}" if i in cue else t for i, t in enumerate(m.tokens)]
-        note = f"; cue ({mark.kinds}) '{mark.word}' marked >>, its span shaded" if mark is not None else ""
+        words = ", ".join(f"'{m.text.split()[i]}'" for i in mark.words) if mark is not None else ""
+        note = f"; cue ({mark.kinds}) {words} marked >>, its span shaded" if mark is not None else ""
         return {f"{yaxis}.tickvals": list(range(len(m.tokens))), f"{yaxis}.ticktext": text,
                 "title.text": f"{title}<br><sup>{m.utt_id}: {f'true {m.label}, ' if m.label else ''}"
                               f"predicted {m.pred}{note}</sup>", "shapes": _span_shapes(mark)}

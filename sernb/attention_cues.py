@@ -18,9 +18,10 @@ whitespace-word index of the transcript) and the cue's time span in the clip (``
   on a time span" only means something per token: this asks whether the word is attended
   *when it is spoken*, the alignment the paper claims.
 
-Which words carry the cue: the emotional word for ``lexical`` and ``alignment`` (``cue_token``),
-the three changed slot words for ``local`` (:func:`sernb.data.synth.cues.slot_tokens`, the span
-runs from the first to the last). ``global`` and ``contour`` have no cue word and are left out.
+Which words carry the cue (those ``cue_start``..``cue_end`` spans): the emotional word for
+``lexical`` and ``alignment`` (``cue_token``), the three changed slot words whenever ``local`` is
+among the kinds (:func:`sernb.data.synth.cues.slot_tokens`; with ``local+lexical`` the emotional
+word is one of them). ``global`` and ``contour`` have no cue word and are left out.
 Subword tokens are mapped to whitespace words through the tokenizer's character offsets
 (``return_offsets_mapping``, fast tokenizers only), never by guessing from token strings.
 """
@@ -40,6 +41,8 @@ from sernb.data.synth.cues import slot_tokens
 
 #: The kinds with a cue word, the only ones the pointing game and the shares are defined for.
 WORD_KINDS = ("local", "lexical", "alignment")
+#: Fewer utterances than this give no z score: a standard error from a handful of values is noise.
+MIN_FOR_Z = 10
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,14 @@ def word_of_token(tokenizer: Any, text: str, max_tokens: int) -> np.ndarray:
 
 
 def cue_words(kinds: str, cue_token: int, text: str) -> tuple[int, ...]:
-    """The whitespace-word indices that carry an utterance's word-level cue (see the module)."""
+    """The whitespace-word indices that carry an utterance's word-level cue, the same words
+    ``cue_start``..``cue_end`` spans: the three slot words when ``local`` is among the kinds
+    (with ``local+lexical`` the emotional word is one of them), else the emotional word."""
     parts = set(str(kinds).split("+"))
-    if parts & {"lexical", "alignment"}:
-        return (int(cue_token),) if int(cue_token) >= 0 else ()
     if "local" in parts:
         return tuple(slot_tokens(text))
+    if parts & {"lexical", "alignment"}:
+        return (int(cue_token),) if int(cue_token) >= 0 else ()
     return ()
 
 
@@ -147,21 +152,28 @@ def cue_attention(maps: Sequence[AttentionMap], marks: Mapping[str, CueMark], fr
 
 
 def _z(observed: pd.Series, expected: pd.Series, variance: pd.Series) -> float:
-    """(sum observed - sum expected) / sqrt(sum variance): how many standard errors above chance."""
+    """(sum observed - sum expected) / sqrt(sum variance): how many standard errors above chance
+    (NaN with fewer than :data:`MIN_FOR_Z` values)."""
     spread = float(np.sqrt(variance.sum()))
-    return float((observed.sum() - expected.sum()) / spread) if spread > 0 else np.nan
+    if len(observed) < MIN_FOR_Z or spread == 0:
+        return np.nan
+    return float((observed.sum() - expected.sum()) / spread)
 
 
 def reading(z: float, threshold: float = 2.0) -> str:
     """``above chance`` / ``below chance`` beyond ``threshold`` standard errors, else ``at chance``."""
     if not np.isfinite(z):
-        return "no data"
+        return f"no reading (fewer than {MIN_FOR_Z} utterances)"
     return "above chance" if z > threshold else "below chance" if z < -threshold else "at chance"
 
 
 def cue_attention_summary(frame: pd.DataFrame, by: str | Sequence[str] = "head") -> pd.DataFrame:
     """Per group (default: per head): utterances, the pointing game against chance, the two
-    shares against their expectations, and a z score for each (standard errors above chance).
+    shares against their expectations (``token lift``: share / even share, 1 = even), and a z
+    score for each (standard errors above chance; NaN under :data:`MIN_FOR_Z` utterances).
+
+    Read the pointing game with the lift: when the attention is nearly even (lift ~1), the
+    most-attended token is decided by tiny differences, which may still be systematic.
 
     The pointing game's z treats each utterance as a coin with its own chance (sum of
     Bernoulli variances); the shares' z is the mean per-utterance excess over its standard error.
@@ -176,6 +188,7 @@ def cue_attention_summary(frame: pd.DataFrame, by: str | Sequence[str] = "head")
             "utterances": len(g), "pointing": g["peak_on_cue"].mean(), "pointing chance": g["chance"].mean(),
             "pointing z": _z(g["peak_on_cue"].astype(float), g["chance"], g["chance"] * (1 - g["chance"])),
             "token share": g["token_share"].mean(), "token expected": g["token_expected"].mean(),
+            "token lift": (g["token_share"] / g["token_expected"]).mean(),
             "token z": _mean_z(excess_t),
             "with span": len(spans), "span share": spans["span_share"].mean(),
             "span expected": spans["span_expected"].mean(), "span z": _mean_z(excess_s),
@@ -185,7 +198,7 @@ def cue_attention_summary(frame: pd.DataFrame, by: str | Sequence[str] = "head")
 
 def _mean_z(excess: pd.Series) -> float:
     """Mean of ``excess`` over its standard error (NaN with fewer than 2 values or no spread)."""
-    if len(excess) < 2 or excess.std(ddof=1) == 0:
+    if len(excess) < MIN_FOR_Z or excess.std(ddof=1) == 0:
         return np.nan
     return float(excess.mean() / (excess.std(ddof=1) / np.sqrt(len(excess))))
 

@@ -104,7 +104,8 @@ def kind_runs(results: Mapping[str, Any], table: pd.DataFrame) -> pd.DataFrame:
 
 
 def kind_table(runs: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
-    """Mean and std (ddof=0, as every table of the book) over runs, in percent, per (system, kind).
+    """Mean and std (ddof=0, as every table of the book; NaN for a single run) over runs, in
+    percent, per (system, kind).
 
     Columns: ``runs``, ``utterances per run`` and ``<metric>``, ``<metric> std``; systems keep the
     order they were given in, kinds are sorted.
@@ -115,6 +116,7 @@ def kind_table(runs: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
         "runs": grouped.size(), "utterances per run": grouped["n"].mean(),
         metric: 100 * grouped[metric].mean(), f"{metric} std": 100 * grouped[metric].std(ddof=0),
     }).reset_index()
+    out.loc[out["runs"] < 2, f"{metric} std"] = np.nan  # one run says nothing about spread
     out["system"] = pd.Categorical(out["system"], categories=order, ordered=True)
     return out.sort_values(["system", "cue_kinds"]).reset_index(drop=True).round(1)
 
@@ -178,7 +180,7 @@ def claim_table(runs: pd.DataFrame, claims: Sequence[Claim] = CLAIMS, metric: st
                    "paper says": claim.paper, "paired runs": len(gains),
                    "test utterances per run": round(n_per_run, 1),
                    "gain (points)": round(float(gains.mean()), 1) if len(gains) else np.nan,
-                   "gain std": round(float(gains.std(ddof=0)), 1) if len(gains) else np.nan}
+                   "gain std": round(float(gains.std(ddof=0)), 1) if len(gains) > 1 else np.nan}
             row["verdict"] = verdict(gains, n_per_run, min_utterances, margin) if len(gains) else "not run"
             rows.append(row)
     return pd.DataFrame(rows)
