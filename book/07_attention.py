@@ -41,17 +41,19 @@ DEVICE = "auto"  # "auto", "cpu" or "cuda"
 TEXT_MODEL = None  # text encoder: None means the profile's, else "deberta-v3-base", a hub id or a folder
 AUDIO_MODEL = None  # speech encoder of the Wav2Vec2.0 row: None means wav2vec2-base, else a hub id or a folder
 TOP_K = 5  # tokens listed per class
+SYNTH_CUES = False  # True: the cue corpus (sernb synth --cues), which says which word and time span carry the emotion
 
 # %%
 import numpy as np
 
-from sernb import attention, experiments, viz, widgets
+from sernb import attention, attention_cues, cues_analysis, experiments, viz, widgets
 from sernb.data.audio import load_audio
 from sernb.data.features import MFCCConfig, mfcc
 from sernb.utils import pick_device
 
 viz.setup_notebook()
-config = experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, system="ours", data_root=DATA_ROOT, device=DEVICE)
+config = experiments.ExperimentConfig.from_profile(PROFILE, text_model=TEXT_MODEL, system="ours", data_root=DATA_ROOT,
+                                                   device=DEVICE, synth_cues=SYNTH_CUES)
 device = str(pick_device(DEVICE))
 table = experiments.load_corpus(config)
 corpus = viz.corpus_name(table)
@@ -106,6 +108,11 @@ ours = {m.utt_id: m.weights for m in maps}
 gap = max(float(np.abs(stored[u] - ours[u]).max()) for u in stored) if stored else float("nan")
 print(f"{len(maps)} test utterances; {maps[0].weights.shape[0]} heads")
 print(f"largest difference to the {len(stored)} maps stored by the run: {gap:.2g}")
+# the cue corpus says which word and which stretch of speech carry each emotion: the figures mark them
+CUES = cues_analysis.has_cues(table)
+marks = attention_cues.cue_marks(maps, table, model.text.tokenizer, config.max_tokens) if CUES else {}
+if CUES:
+    print(f"cue corpus: {len(marks)} of the test utterances have a cue word (local, lexical or alignment)")
 
 # %% [markdown]
 # ## One utterance at a time
@@ -119,7 +126,9 @@ print(f"largest difference to the {len(stored)} maps stored by the run: {gap:.2g
 #
 # What to look for: vertical stripes (steps that concentrate on one word), horizontal bands
 # (a word every step attends to, often the tokenizer's `[CLS]`/`[SEP]` markers, which act as a
-# "no-op" target), and whether heads differ.
+# "no-op" target), and whether heads differ. On the cue corpus the tokens of the word that
+# carries the emotion are marked `>>` and the time span of the cue is shaded: the ground truth
+# to hold the attention against.
 
 # %%
 chosen = attention.examples(maps)
@@ -127,7 +136,8 @@ prosody = attention.prosody_for(maps)
 mfcc_config = MFCCConfig()
 frames = [mfcc(load_audio(m.wav_path, sr=mfcc_config.sr), mfcc_config)[: config.max_frames] for m in chosen]
 attention.attention_figure(chosen, frames, [prosody[m.utt_id] for m in chosen], config.frame_pool,
-                           mfcc_config.hop_length / mfcc_config.sr, title=f"Cross-modal attention, {corpus}")
+                           mfcc_config.hop_length / mfcc_config.sr, title=f"Cross-modal attention, {corpus}",
+                           marks=[marks.get(m.utt_id) for m in chosen])
 
 # %% [markdown]
 # The same utterances to listen to:
@@ -140,7 +150,7 @@ viz.show_examples(table.set_index("utt_id").loc[[m.utt_id for m in chosen]].rese
 # static book it is replaced by a note).
 
 # %%
-widgets.attention_explorer(maps, config.max_frames, config.frame_pool, corpus)
+widgets.attention_explorer(maps, config.max_frames, config.frame_pool, corpus, marks=marks)
 
 # %% [markdown]
 # ## Which tokens receive the attention, per class
@@ -220,6 +230,63 @@ label = "ang" if "ang" in set(tokens["label"]) else sorted(set(tokens["label"]))
 attention.compare_with_paper(tokens, correlations, label=label)
 
 # %% [markdown]
+# ## The attention against ground truth (the cue corpus)
+#
+# Everything above describes the attention without knowing what it *should* look at. The cue
+# corpus (`SYNTH_CUES = True`) knows: for a `lexical` or `alignment` utterance the emotion is
+# in one word (for `alignment`, the stressed one of two emotional words), for `local` in three
+# slot words said differently, and for each the generator records when those words are spoken.
+# Three measurements, per head and for the mean of the heads (`sernb.attention_cues`):
+#
+# * **Pointing game.** Sum each token's attention over the audio steps; is the token with the
+#   most (the tokenizer's markers left out) one of the cue word's tokens? Chance is the cue's
+#   share of the word tokens: 1 in 14 for a one-token word in a 14-token sentence. Words are
+#   matched to the model's subword tokens through the tokenizer's character offsets.
+# * **Share on the cue word**: the part of all attention that lands on its tokens, against the
+#   share an even spreading would give.
+# * **Share from the cue's time span**: of the attention the cue word receives, the part sent
+#   by audio steps while it is spoken, against the span's share of the steps. This is the
+#   alignment the paper claims: speech and words meeting at the right moment.
+#
+# `z` says how many standard errors each number lies above its chance value (above 2: above
+# chance; below -2: below; none for fewer than 10 utterances). Read the pointing game together
+# with `token lift` (the share on the cue word over its even share): when the attention is
+# nearly even, as the entropies above may show, the most-attended token is decided by tiny
+# differences, and "above chance" then says the tie is broken in the cue word's favour, not
+# that the head looks at it. On another corpus there is no ground truth, and the section says so.
+
+# %%
+if CUES and marks:
+    cue_frame = attention_cues.cue_attention(maps, marks, config.frame_pool, mfcc_config.hop_length / mfcc_config.sr)
+    per_head = attention_cues.cue_attention_summary(cue_frame, by="head")
+    print(f"{cue_frame['utt_id'].nunique()} test utterances with a cue word; {int(per_head['with span'].iloc[0])} "
+          f"of them with their cue's span inside the first {config.max_frames} frames the model hears")
+else:
+    cue_frame = per_head = None
+    print("Skipped: " + ("no test utterance has a cue word." if CUES else
+                         "this corpus has no cue columns, so there is no ground truth to compare with. "
+                         "Rerun the chapter with SYNTH_CUES = True (the cue corpus)."))
+per_head.round(3) if per_head is not None else None
+
+# %% [markdown]
+# The same for the mean of the heads, by cue kind: does the attention find the emotional word
+# where the text alone decides (`lexical`), the stressed word where only alignment decides
+# (`alignment`), the changed words where only the audio decides (`local`)?
+
+# %%
+by_kind = None
+if cue_frame is not None:
+    by_kind = attention_cues.cue_attention_summary(cue_frame[cue_frame["head"] == "mean"], by="cue_kinds")
+by_kind.round(3) if by_kind is not None else None
+
+# %% [markdown]
+# And beside the paper's Table 5 (its numbers *paper reported*; ours from this test set, with
+# their reading against chance):
+
+# %%
+attention_cues.table5_with_cues(cue_frame) if cue_frame is not None else None
+
+# %% [markdown]
 # ## Summary
 #
 # * The attention of Eq. 3 spreads each audio step's weight over text tokens; the maps above
@@ -230,6 +297,9 @@ attention.compare_with_paper(tokens, correlations, label=label)
 #   read the numbers of your run, not the paper's single example.
 # * Table 5's first row cannot be an attention weight in this architecture (there is no
 #   frequency axis among the keys); its other two rows have no stated definition.
+# * On the cue corpus (`SYNTH_CUES = True`) the attention is scored against the word and the
+#   time span that carry each emotion: a pointing game against chance, and the shares on the
+#   cue word and from its span against their even-spreading values.
 
 # %% [markdown]
 # ## Exercises

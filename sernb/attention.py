@@ -16,6 +16,7 @@ it sends to an exclamation mark. Tokens receive attention (their column sums).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -198,6 +199,12 @@ def pool_to_steps(values: np.ndarray, k: int, max_frames: int | None = None) -> 
     return out
 
 
+def step_times(n_steps: int, k: int, hop_s: float = 0.01) -> np.ndarray:
+    """The time (s) of each model step: the centre of its ``k`` pooled frames, frame i at i x hop
+    (librosa centres its frames), so steps and word times of the clip share one axis."""
+    return (np.arange(n_steps) * k + (k - 1) / 2) * hop_s
+
+
 def step_attention(m: AttentionMap) -> pd.DataFrame:
     """Per step: its focus (1 - normalised entropy of the head-mean row) and weight on ``!``."""
     mean = m.mean
@@ -299,12 +306,14 @@ def _zscore(mfcc: np.ndarray) -> np.ndarray:
 
 
 def attention_figure(maps: list[AttentionMap], mfccs: list[np.ndarray], prosody: list[pd.DataFrame],
-                     k: int, hop_s: float = 0.01, title: str = "") -> go.Figure:
+                     k: int, hop_s: float = 0.01, title: str = "", marks: Sequence[Any] | None = None) -> go.Figure:
     """MFCC, energy/pitch and attention (steps x tokens) on one time axis, for several utterances.
 
     A dropdown picks the utterance, a slider the head (or their mean). Everything is precomputed
     into the figure, so both controls work in the static book without a kernel. ``mfccs`` are
     the frames the model saw (after ``max_frames``), ``prosody`` their :func:`frame_prosody`.
+    ``marks`` (cue corpus, :class:`sernb.attention_cues.CueMark` or None per map) mark the cue
+    word's tokens with ``>>`` and shade the cue's time span, the ground truth to compare with.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -317,7 +326,7 @@ def attention_figure(maps: list[AttentionMap], mfccs: list[np.ndarray], prosody:
     for i, (m, mf, pr) in enumerate(zip(maps, mfccs, prosody, strict=True)):
         show, pr = i == 0, pr.iloc[:len(mf)]
         steps = m.weights.shape[1]
-        t_step = (np.arange(steps) * k + (k - 1) / 2) * hop_s
+        t_step = step_times(steps, k, hop_s)
         fig.add_trace(go.Heatmap(z=_packed(_zscore(mf).T), x=np.arange(len(mf)) * hop_s, colorscale="RdBu_r",
                                  zmid=0, showscale=False, visible=show, hoverinfo="skip"), row=1, col=1)
         frame_t = np.arange(len(pr)) * hop_s
@@ -334,15 +343,20 @@ def attention_figure(maps: list[AttentionMap], mfccs: list[np.ndarray], prosody:
                       row=3, col=1)
         att_traces.append(len(fig.data) - 1)
     yaxis = "yaxis" + fig.data[att_traces[0]].yaxis[1:]
+    marks = list(marks) if marks is not None else [None] * len(maps)
 
-    def ticks(m: AttentionMap) -> dict[str, Any]:
-        return {f"{yaxis}.tickvals": list(range(len(m.tokens))), f"{yaxis}.ticktext": m.tokens,
+    def ticks(m: AttentionMap, mark: Any) -> dict[str, Any]:
+        cue = set(mark.positions) if mark is not None else set()
+        text = [f">> {t}" if i in cue else t for i, t in enumerate(m.tokens)]
+        words = ", ".join(f"'{m.text.split()[i]}'" for i in mark.words) if mark is not None else ""
+        note = f"; cue ({mark.kinds}) {words} marked >>, its span shaded" if mark is not None else ""
+        return {f"{yaxis}.tickvals": list(range(len(m.tokens))), f"{yaxis}.ticktext": text,
                 "title.text": f"{title}<br><sup>{m.utt_id}: {f'true {m.label}, ' if m.label else ''}"
-                              f"predicted {m.pred}</sup>"}
+                              f"predicted {m.pred}{note}</sup>", "shapes": _span_shapes(mark)}
 
     buttons = [{"label": f"{m.utt_id} ({m.label})", "method": "update",
-                "args": [{"visible": [j // per_utt == i for j in range(per_utt * len(maps))]}, ticks(m)]}
-               for i, m in enumerate(maps)]
+                "args": [{"visible": [j // per_utt == i for j in range(per_utt * len(maps))]}, ticks(m, mark)]}
+               for i, (m, mark) in enumerate(zip(maps, marks, strict=True))]
     choices = [("mean of heads", None)] + [(f"head {h + 1}", h) for h in range(heads)]
     slider = [{"label": name, "method": "restyle",
                "args": [{"z": [_short((m.mean if h is None else m.weights[h]).T) for m in maps]},
@@ -353,14 +367,22 @@ def attention_figure(maps: list[AttentionMap], mfccs: list[np.ndarray], prosody:
                       legend={"orientation": "h", "y": 1.09, "yanchor": "bottom", "x": 1, "xanchor": "right"},
                       updatemenus=[{"buttons": buttons, "x": 0, "xanchor": "left", "y": 1.09, "yanchor": "bottom"}],
                       sliders=[{"steps": slider, "currentvalue": {"prefix": "showing: "}, "pad": {"t": 40}}],
-                      **{yaxis: {"tickvals": list(range(len(maps[0].tokens))), "ticktext": maps[0].tokens,
-                                 "autorange": "reversed"}})
-    fig.update_layout(title_text=ticks(maps[0])["title.text"])
+                      **{yaxis: {"tickvals": list(range(len(maps[0].tokens))),
+                                 "ticktext": ticks(maps[0], marks[0])[f"{yaxis}.ticktext"], "autorange": "reversed"}})
+    fig.update_layout(title_text=ticks(maps[0], marks[0])["title.text"], shapes=_span_shapes(marks[0]))
     fig.update_xaxes(title_text="time (s)", row=3, col=1)
     fig.update_yaxes(title_text="coefficient", row=1, col=1)
     fig.update_yaxes(title_text="dB", row=2, col=1)
     fig.update_yaxes(title_text="Hz", row=2, col=1, secondary_y=True)
     return fig
+
+
+def _span_shapes(mark: Any) -> list[dict[str, Any]]:
+    """A shaded band over the cue's time span on every row of :func:`attention_figure` (none without a mark)."""
+    if mark is None:
+        return []
+    return [{"type": "rect", "xref": "x", "yref": "paper", "x0": mark.start, "x1": mark.end, "y0": 0, "y1": 1,
+             "fillcolor": "orange", "opacity": 0.15, "line": {"width": 0}, "layer": "above"}]
 
 
 def entropy_figure(entropy: pd.DataFrame, title: str) -> go.Figure:
@@ -379,8 +401,9 @@ def entropy_figure(entropy: pd.DataFrame, title: str) -> go.Figure:
 
 
 def utterance_figure(m: AttentionMap, max_frames: int | None, k: int, head: int | None = None,
-                     title: str = "") -> go.Figure:
-    """:func:`attention_figure` for one utterance, reading its audio; ``head`` None shows the mean."""
+                     title: str = "", mark: Any = None) -> go.Figure:
+    """:func:`attention_figure` for one utterance, reading its audio; ``head`` None shows the mean;
+    ``mark`` its cue (:class:`sernb.attention_cues.CueMark`), if any."""
     from sernb.data.audio import load_audio
     from sernb.data.features import MFCCConfig, mfcc
 
@@ -389,7 +412,7 @@ def utterance_figure(m: AttentionMap, max_frames: int | None, k: int, head: int 
     frames = mfcc(audio, config)[:max_frames]
     fig = attention_figure([m], [frames], [frame_prosody(audio, config.sr, config.hop_length, config.n_fft,
                                                          config.max_seconds)], k, config.hop_length / config.sr,
-                           title)
+                           title, marks=[mark])
     if head is not None:
         fig.data[3].z = _packed(m.weights[head].T)
         fig.layout.sliders[0].active = head + 1

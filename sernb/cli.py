@@ -393,7 +393,7 @@ def _corpus_table(profile: str, corpus: str | None, data_root: str | None):
     if prof.corpus == "synthetic" and prof.data_root is None:
         from sernb.data.synth import generate
 
-        root = generate(size=prof.synth_size)
+        root = generate(size=prof.synth_size, cues=prof.synth_cues)
     elif prof.data_root is None:
         raise UserInputError(None, f"corpus {prof.corpus!r} needs a data root (--data-root DIR)")
     else:
@@ -473,7 +473,7 @@ def _add_table1_parser(sub: argparse._SubParsersAction) -> None:
         "A row that cannot run here (e.g. no pretrained speech weights offline) is NOT RUN with the reason.",
     )
     p.add_argument("--profile", default="offline", choices=list(PROFILES), help="run profile (default: %(default)s)")
-    add_setting_options(p, names=("protocol", "seeds", "classes", "corpus", "validation"))
+    add_setting_options(p, names=("protocol", "seeds", "classes", "corpus", "validation", "synth_cues"))
     p.add_argument("--out", default="runs/table1", help="folder for table1.csv (default: %(default)s)")
     p.add_argument("--audio-model", default="wav2vec2-base",
                    help="speech encoder of the Wav2Vec2.0 row: wav2vec2-base, hubert-base, wavlm-base-plus, "

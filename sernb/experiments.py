@@ -66,7 +66,7 @@ RUNTIME_FIELDS = ("device", "progress", "profile")
 #: does not invalidate every cached result.
 OPTIONAL_FIELDS = ("mitigations", "text_layers", "audio_encoder")
 #: Fields added later whose default is not empty: left out of the key at that default.
-DEFAULT_FIELDS = {"text_source": "gold"}
+DEFAULT_FIELDS = {"text_source": "gold", "synth_cues": False}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,7 +230,7 @@ def load_corpus(config: ExperimentConfig) -> pd.DataFrame:
     if config.corpus == "synthetic" and config.data_root is None:
         from sernb.data.synth import generate
 
-        root = generate(size=config.synth_size)
+        root = generate(size=config.synth_size, cues=config.synth_cues)
     elif config.data_root is None:
         raise ValueError(f"corpus {config.corpus!r} needs a data root (--data-root DIR or "
                          "$SERNB_DATA_ROOT): the folder that contains IEMOCAP_full_release")

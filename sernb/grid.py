@@ -101,6 +101,8 @@ class _Chapter:
 
         if self.p.get("TEXT_MODEL") is not None and "text_model" not in changes:
             changes["text_model"] = self.p["TEXT_MODEL"]
+        if self.p.get("SYNTH_CUES") is not None and "synth_cues" not in changes:
+            changes["synth_cues"] = bool(self.p["SYNTH_CUES"])
         return ExperimentConfig.from_profile(self.p["PROFILE"], system=system, data_root=self.p.get("DATA_ROOT"),
                                              device=self.p.get("DEVICE", "auto"), **changes)
 
@@ -205,7 +207,8 @@ def chapter_experiments(profile: str = "offline", chapters: Sequence[str] | None
 
     Each chapter's parameters are its parameters cell's defaults, then ``PROFILE``, ``DATA_ROOT``
     and ``DEVICE``, then ``extra`` (``sernb grid -p NAME=VALUE``, as ``sernb reproduce`` injects
-    them), so the grid trains exactly what the chapters will ask for.
+    them), so the grid trains exactly what the chapters will ask for. ``SYNTH_CUES`` (the cue
+    corpus) counts only for the chapters whose parameters cell declares it, as in the chapters.
     """
     from sernb.reproduce import BOOK_DIR, parameters, select_chapters
 
@@ -217,7 +220,10 @@ def chapter_experiments(profile: str = "offline", chapters: Sequence[str] | None
         builder = CHAPTER_EXPERIMENTS.get(number)
         if builder is None:
             continue
-        params = {**chapter_parameters(path), **injected}
+        declared = chapter_parameters(path)
+        params = {**declared, **injected}
+        if "SYNTH_CUES" not in declared:  # a chapter without the parameter ignores an injected one
+            params.pop("SYNTH_CUES", None)
         plans += builder(_Chapter(path.stem, params))
     return plans
 
@@ -278,7 +284,7 @@ def _usable_table(config: Any) -> Any:
     from sernb.models.registry import get_system
 
     needs_audio = bool({"audio", "wav"} & set(get_system(config.system).needs))
-    key = (config.corpus, config.data_root, config.synth_size, config.classes, needs_audio, os.environ.get("SERNB_DATA"))
+    key = (config.corpus, config.data_root, config.synth_size, config.synth_cues, config.classes, needs_audio, os.environ.get("SERNB_DATA"))
     if key not in _TABLES:
         _TABLES[key] = usable_rows(config, load_corpus(config))
     return _TABLES[key]

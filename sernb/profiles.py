@@ -104,6 +104,9 @@ class RunSettings(TrainingSettings):
                                     default_text="none: the generated synthetic corpus; full: $SERNB_DATA_ROOT")
     synth_size: str = setting("default", "size of the generated synthetic corpus when no data root is given",
                               choices=("smoke", "default", "iemocap"))
+    synth_cues: bool = setting(False, "generate the cue corpus instead (sernb synth --cues: each utterance carries "
+                               "its emotion through declared cue kinds; data/synth/<size>-cues) when no data "
+                               "root is given")
     classes: int | str = setting("native", "native: the corpus' own classes (IEMOCAP's: the paper's 6); 6: "
                                  "IEMOCAP's six; 4: neu/ang/sad/hap (IEMOCAP's exc merged into hap, other "
                                  "corpora mapped); all: every label in the data; or a comma list of labels",

@@ -77,11 +77,12 @@ def _select_first(choice) -> None:
         choice.value = choice.options[0][1]
 
 
-def attention_explorer(maps: list, max_frames: int | None, k: int, corpus: str = ""):
+def attention_explorer(maps: list, max_frames: int | None, k: int, corpus: str = "", marks: dict | None = None):
     """Pick a class, an utterance and a head; see its attention beside MFCC and prosody (chapter 7).
 
     ``maps`` are :class:`sernb.attention.AttentionMap` of the test set; ``k`` is the model's
-    frame pooling. Figures are computed on demand, so all test utterances can be browsed.
+    frame pooling; ``marks`` (cue corpus) map an utterance id to its cue word and span, which the
+    figure marks. Figures are computed on demand, so all test utterances can be browsed.
     """
     import ipywidgets as w
     from IPython.display import Markdown, display
@@ -110,7 +111,8 @@ def attention_explorer(maps: list, max_frames: int | None, k: int, corpus: str =
             display(Markdown(f"**{m.utt_id}**: true {m.label}, predicted {m.pred}: *{m.text}*"))
             display(viz.audio_player(m.wav_path, max_seconds=10))
             head_index = None if head.value == MEAN else head.value
-            display(utterance_figure(m, max_frames, k, head_index, title=f"Attention, {corpus}"))
+            display(utterance_figure(m, max_frames, k, head_index, title=f"Attention, {corpus}",
+                                     mark=(marks or {}).get(m.utt_id)))
 
     emotion.observe(refresh, names="value")
     utterance.observe(show, names="value")

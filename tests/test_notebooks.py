@@ -84,3 +84,14 @@ def test_real_speech_chapter_on_each_layout(layout: str, tmp_path: Path, smoke_c
               # one audio variant on one layout is enough to run that section's code
               "AUDIO_VARIANTS": {"per-speaker normalisation": {"mfcc_norm": "speaker"}} if layout == "ravdess" else {}}
     run_with_nbval(parameterised_copy(chapter, tmp_path, params), tmp_path, f"{chapter.name} on a {layout} fixture")
+
+
+#: The chapters with a cue-corpus section (issue 15), run again on the smoke cue corpus.
+CUE_CHAPTERS = [BOOK / "04_ablation.py", BOOK / "07_attention.py"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CUE_CHAPTERS, ids=[p.stem for p in CUE_CHAPTERS])
+def test_cue_chapter_runs_on_the_smoke_cue_corpus(chapter: Path, tmp_path: Path):
+    params = {**SMOKE, "SYNTH_CUES": True}
+    run_with_nbval(parameterised_copy(chapter, tmp_path, params), tmp_path, f"{chapter.name} on the smoke cue corpus")
