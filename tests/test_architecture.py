@@ -83,8 +83,9 @@ def test_profiles_and_experiments_share_the_settings():
 
 
 def test_none_keeps_the_profile_value_and_NONE_sets_none():
-    assert get_profile("offline", patience=None).patience == PROFILES["offline"].patience
-    assert get_profile("offline", patience=NONE).patience is None
+    assert get_profile("offline", max_frames=None).max_frames == PROFILES["offline"].max_frames == 500
+    assert get_profile("offline", max_frames=NONE).max_frames is None
+    assert get_profile("full", patience=None).patience == 5 and get_profile("full", patience=NONE).patience is None
     config = ExperimentConfig.from_profile("offline", patience=NONE, max_frames=NONE, text_layers=NONE,
                                            epochs=None)
     assert (config.patience, config.max_frames, config.text_layers) == (None, None, None)
@@ -101,7 +102,7 @@ def test_cli_options_come_from_the_settings_with_their_real_defaults(capsys):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "batch size (default: the profile's: smoke/offline 32, full 64)" in text
-    assert "(default: the profile's: smoke none, offline 2, full 5)" in text  # patience
+    assert "(default: the profile's: smoke/offline none, full 5)" in text  # patience
     args = parser.parse_args(["train", "--patience", "none", "--max-frames", "200", "--seeds", "2"])
     from sernb.profiles import settings_from_options
 
