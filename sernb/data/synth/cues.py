@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sernb.data.synth.lexicon import EMOTIONS
+from sernb.data.synth.voices import pick
 
 #: The cue kinds, in the order they are written in ``cue_kinds`` ("local+lexical").
 CUE_KINDS = ("global", "local", "contour", "lexical", "alignment")
@@ -171,10 +172,10 @@ def plan_cues(rng: np.random.Generator, emotion: str, kinds: tuple[str, ...]) ->
     slot_words = [FILLERS[i] for i in rng.choice(len(FILLERS), 3, replace=False)]
     cue_slot, other_slot = (int(i) for i in rng.choice(3, 2, replace=False))
     if "lexical" in kinds or "alignment" in kinds:
-        slot_words[cue_slot] = _pick(rng, EMOTION_WORDS[emotion])
+        slot_words[cue_slot] = pick(rng, EMOTION_WORDS[emotion])
     if "alignment" in kinds:
-        distractor = _pick(rng, [e for e in EMOTIONS if e != emotion])
-        slot_words[other_slot] = _pick(rng, EMOTION_WORDS[distractor])
+        distractor = pick(rng, [e for e in EMOTIONS if e != emotion])
+        slot_words[other_slot] = pick(rng, EMOTION_WORDS[distractor])
     marks = ("\0a", "\0b", "\0c")
     words = frame.format(**dict(zip("abc", marks, strict=True))).split()
     slots = tuple(words.index(m) for m in marks)
@@ -207,10 +208,6 @@ def slot_tokens(text: str) -> tuple[int, int, int]:
         if len(template) == len(words) and all(t in ("\0", w) for t, w in zip(template, words, strict=True)):
             return tuple(i for i, t in enumerate(template) if t == "\0")  # type: ignore[return-value]
     raise ValueError(f"not a cue-corpus sentence: {text!r}")
-
-
-def _pick(rng: np.random.Generator, options: tuple | list) -> str:
-    return options[int(rng.integers(len(options)))]
 
 
 def contour_offsets(n: int, shape: str) -> np.ndarray:

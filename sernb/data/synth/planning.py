@@ -36,6 +36,7 @@ from sernb.data.synth.voices import (
     SESSIONS,
     Channel,
     Speaker,
+    pick,
     seeded_rng,
 )
 
@@ -204,10 +205,6 @@ class Turn:
     word_times: list[WordTime] | None = None  # the cue corpus only: filled in after rendering
 
 
-def _pick(rng: np.random.Generator, options: tuple | list) -> str:
-    return options[int(rng.integers(len(options)))]
-
-
 def _pick_weighted(rng: np.random.Generator, weights: dict[str, float]) -> str:
     keys = sorted(weights)
     p = np.array([weights[k] for k in keys], dtype=float)
@@ -240,7 +237,7 @@ def _motif(spec: DialogSpec, seed: int) -> Motif:
     combos = rng.choice(len(MOTIF_ADJECTIVES) * len(MOTIF_NOUNS), len(EXPRESSION), replace=False)
     things = {e: f"the {MOTIF_ADJECTIVES[c // len(MOTIF_NOUNS)]} {MOTIF_NOUNS[c % len(MOTIF_NOUNS)]}"
               for e, c in zip(sorted(EXPRESSION), combos, strict=True)}
-    return Motif(_pick(rng, MOTIF_NAMES), things)
+    return Motif(pick(rng, MOTIF_NAMES), things)
 
 
 def _compose_text(rng: np.random.Generator, emotion: str, carrier: str, speaker: Speaker,
@@ -251,19 +248,19 @@ def _compose_text(rng: np.random.Generator, emotion: str, carrier: str, speaker:
     the dialog. Both repeat inside a dialog, which is what a random split leaks.
     """
     if carrier == "audio":
-        words = _pick(rng, GENERIC)
-        opener = _pick(rng, GENERIC_OPENERS) if rng.random() < 0.25 else None
+        words = pick(rng, GENERIC)
+        opener = pick(rng, GENERIC_OPENERS) if rng.random() < 0.25 else None
         punct = "?" if rng.random() < 0.2 else "."
     else:
         source = WORD_NEIGHBOUR[emotion] if rng.random() < P_NEIGHBOUR_WORDING[emotion] else emotion
-        words = _pick(rng, CORES[source])
+        words = pick(rng, CORES[source])
         roll = rng.random()
         opener = speaker.pet_phrases[emotion] if roll < 0.2 else (
-            _pick(rng, OPENERS[source]) if roll < 0.6 else None)
+            pick(rng, OPENERS[source]) if roll < 0.6 else None)
         punct = PUNCT_MARKS[int(rng.choice(len(PUNCT_MARKS), p=PUNCT[source]))]
     with_topic = rng.random() < 0.45
     if with_topic:
-        words = f"{words} {_pick(rng, scenario.topics)}"
+        words = f"{words} {pick(rng, scenario.topics)}"
     if rng.random() < 0.5:
         words = f"{words} {'and' if with_topic else 'with'} {motif.things[emotion]}"
     parts = [motif.name] if rng.random() < 0.35 else []
@@ -328,7 +325,7 @@ def _annotate(rng: np.random.Generator, emotion: str, speaker: Speaker,
     else:
         n_agree = 3 if rng.random() < 0.55 else 2
         label = emotion
-        votes = [emotion] * n_agree + [_pick(rng, NEIGHBOURS[emotion])] * (3 - n_agree)
+        votes = [emotion] * n_agree + [pick(rng, NEIGHBOURS[emotion])] * (3 - n_agree)
         rng.shuffle(votes)
     self_id = f"{speaker.gender}1"
     lines = [f"C-{ev}:\t{_categories(rng, vote)}\t{_comment(rng, vote)}"
@@ -345,8 +342,8 @@ def _annotate(rng: np.random.Generator, emotion: str, speaker: Speaker,
 
 def _disagreeing_votes(rng: np.random.Generator, emotion: str) -> list[str]:
     """Three different categories: the intended one, a neighbour, and something else."""
-    second = _pick(rng, NEIGHBOURS[emotion])
-    third = _pick(rng, [e for e in ("neu", "fru", "sad", "hap", "ang", "exc") if e not in (emotion, second)])
+    second = pick(rng, NEIGHBOURS[emotion])
+    third = pick(rng, [e for e in ("neu", "fru", "sad", "hap", "ang", "exc") if e not in (emotion, second)])
     votes = [emotion, second, third]
     rng.shuffle(votes)
     return votes
@@ -356,13 +353,13 @@ def _categories(rng: np.random.Generator, vote: str) -> str:
     """An evaluator's category list: their vote first, sometimes a second, neighbouring one."""
     names = [CATEGORY_NAME[vote]]
     if rng.random() < 0.2:
-        names.append(CATEGORY_NAME[_pick(rng, NEIGHBOURS[vote])])
+        names.append(CATEGORY_NAME[pick(rng, NEIGHBOURS[vote])])
     return " ".join(f"{n};" for n in names)
 
 
 def _comment(rng: np.random.Generator, vote: str) -> str:
     if vote == "oth":
-        return f"({_pick(rng, ('sarcastic', 'amused', 'teasing', 'resigned'))})"
+        return f"({pick(rng, ('sarcastic', 'amused', 'teasing', 'resigned'))})"
     return "()"
 
 
@@ -452,7 +449,7 @@ def _scripted_steps(rng: np.random.Generator, spec: DialogSpec) -> list[_Step]:
     steps = []
     for letter, intended, line in SCRIPTS[spec.script][spec.lines[0]:spec.lines[1]]:
         roll = rng.random()
-        emotion = intended if roll < 0.75 else _pick(rng, NEIGHBOURS[intended]) if roll < 0.95 else "neu"
+        emotion = intended if roll < 0.75 else pick(rng, NEIGHBOURS[intended]) if roll < 0.95 else "neu"
         steps.append(_Step(letter, emotion, line))
     return steps
 
@@ -475,7 +472,7 @@ def _plan_turn(ctx: _DialogContext, utt_id: str, step: _Step, speaker: Speaker) 
     intensity = float(rng.uniform(0.0, 0.2) if carrier == "text" else rng.uniform(0.7, 1.15))
     label, evaluation, vad = _annotate(rng, step.emotion, speaker, ctx.evaluators, ctx.dim_evaluators,
                                        P_XXX_IEMOCAP if ctx.spec.iemocap else P_XXX)
-    junk_letter = _pick(rng, ("F", "M"))
+    junk_letter = pick(rng, ("F", "M"))
     junk = None
     if rng.random() < 0.06 and junk_letter not in ctx.junk_used:
         ctx.junk_used.add(junk_letter)

@@ -89,6 +89,11 @@ def seeded_rng(seed: int, *keys: int | str) -> np.random.Generator:
     return np.random.default_rng(ints)
 
 
+def pick(rng: np.random.Generator, options: tuple | list) -> str:
+    """One of ``options``, uniformly (the planners' and the cue corpus' one way to choose)."""
+    return options[int(rng.integers(len(options)))]
+
+
 def make_speakers(seed: int) -> dict[str, Speaker]:
     """The ten synthetic actors (5 sessions x F/M) with their baselines and idiosyncrasies."""
     speakers = {}
