@@ -27,6 +27,8 @@ from sernb.errors import DataError
 CUES_NAME = "cues.csv"
 CUE_WORDS_NAME = "cue_words.csv"
 CUE_COLUMNS = ("cue_kinds", "cue_word", "cue_token", "cue_start", "cue_end")
+#: The columns of ``cues.csv``: the utterance, then the columns it adds to the table.
+CUES_FILE_COLUMNS = ("utt_id", *CUE_COLUMNS)
 CUE_WORD_COLUMNS = ("utt_id", "token", "word", "start", "end", "pitch_pct", "volume_pct", "rate_pct")
 
 
@@ -45,7 +47,7 @@ def read_cues(path: Path) -> pd.DataFrame:
                            keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(path, f"cannot read the cue table: {exc}") from exc
-    missing = [c for c in ("utt_id", *CUE_COLUMNS) if c not in cues.columns]
+    missing = [c for c in CUES_FILE_COLUMNS if c not in cues.columns]
     if missing:
         raise DataError(path, f"cue table lacks column(s) {', '.join(missing)} (has {', '.join(cues.columns)})")
     try:

@@ -245,10 +245,15 @@ def synthesize(text: str, voice: str = "en", prosody: Prosody | None = None, see
     if not text.strip():
         raise ValueError("synthesize() needs non-empty text")
     with _LOCK:
-        engine = _engine()
-        engine.set_voice(voice)
-        engine.set_prosody(prosody or Prosody())
-        return engine.synth(text, seed)
+        return _engine_set(voice, prosody).synth(text, seed)
+
+
+def _engine_set(voice: str, prosody: Prosody | None) -> _Engine:
+    """The engine with ``voice`` and ``prosody`` set for the next call (hold ``_LOCK``)."""
+    engine = _engine()
+    engine.set_voice(voice)
+    engine.set_prosody(prosody or Prosody())
+    return engine
 
 
 def synthesize_timed(text: str, voice: str = "en", prosody: Prosody | None = None, seed: int = 1,
@@ -264,9 +269,7 @@ def synthesize_timed(text: str, voice: str = "en", prosody: Prosody | None = Non
     if not text.strip():
         raise ValueError("synthesize_timed() needs non-empty text")
     with _LOCK:
-        engine = _engine()
-        engine.set_voice(voice)
-        engine.set_prosody(prosody or Prosody())
+        engine = _engine_set(voice, prosody)
         samples, raw = engine.synth_timed(text, seed, ssml)
         rate = engine.sample_rate
     words = [WordEvent(pos - 1, length, ms / 1000.0) for kind, pos, length, ms in raw if kind == EVENT_WORD]

@@ -64,7 +64,8 @@ from sernb.data.synth.writers import (
 )
 
 __all__ = [
-    "CARRIERS", "CORPUS_DIR", "CUES_VERSION", "CUE_KINDS", "CUE_MIX", "CuePlan", "EMOTIONS", "GENERATOR_VERSION", "IN_PROGRESS_NAME", "MANIFEST_NAME",
+    "CARRIERS", "CORPUS_DIR", "CUES_VERSION", "CUE_KINDS", "CUE_MIX", "CuePlan", "EMOTIONS", "GENERATOR_VERSION",
+    "IN_PROGRESS_NAME", "MANIFEST_NAME",
     "SAMPLE_RATE", "SESSIONS", "SIZES", "SYNTHETIC_NOTE", "DialogPlan", "DialogSpec", "RenderJob", "Turn",
     "categorical_text", "default_out", "dialog_layout", "emo_evaluation_text", "generate", "make_channels",
     "make_speakers", "plan_corpus", "read_manifest", "render", "render_jobs", "spoken_text",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from sernb.data.espeak import RATE_MAX, RATE_MIN
 from sernb.data.synth.cues import CuePlan, WordTime, draw_kinds, plan_cues
 from sernb.data.synth.lexicon import (
     CATEGORY_NAME,
@@ -493,7 +494,7 @@ def estimated_seconds(text: str, delivery: Delivery) -> float:
     """Speaking time of ``text`` at the delivery's rate (words per minute) and word gap, plus the
     silence before and after: within 0.75-1.37x of the rendered length for turns over 10 s."""
     words = len(spoken_text(text).split())
-    rate = min(max(delivery.rate, 80.0), 450.0)  # eSpeak's range (sernb.data.espeak)
+    rate = min(max(delivery.rate, RATE_MIN), RATE_MAX)  # what eSpeak will actually use
     return words * (60.0 / rate + 0.01 * delivery.word_gap) + delivery.lead_s + delivery.trail_s
 
 

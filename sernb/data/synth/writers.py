@@ -9,14 +9,11 @@ import io
 import zlib
 from pathlib import Path
 
-from sernb.data.cuetable import CUE_COLUMNS, CUE_WORD_COLUMNS, CUE_WORDS_NAME, CUES_NAME
+from sernb.data.cuetable import CUE_WORD_COLUMNS, CUE_WORDS_NAME, CUES_FILE_COLUMNS, CUES_NAME
 from sernb.data.synth.planning import DialogPlan, Turn
 from sernb.data.synth.render import SAMPLE_RATE, write_corpus_file
 
 CORPUS_DIR = "IEMOCAP_full_release"
-#: The cue corpus' sidecar tables, written beside ``IEMOCAP_full_release/`` (whose files stay
-#: exactly IEMOCAP's formats): one row per utterance, and one row per word.
-CUES_COLUMNS = ("utt_id", *CUE_COLUMNS)
 
 # ----------------------------------------------------------------------------------------------
 # Writing the text files
@@ -96,7 +93,7 @@ def cues_csv_text(plans: list[DialogPlan]) -> str:
     stressed word; the three words of ``local``), or the whole speech for ``global`` and ``contour``."""
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
-    out.writerow(CUES_COLUMNS)
+    out.writerow(CUES_FILE_COLUMNS)
     for plan in plans:
         for turn in plan.turns:
             cue, times = turn.cue, turn.word_times
