@@ -197,7 +197,7 @@ def cue_attention_summary(frame: pd.DataFrame, by: str | Sequence[str] = "head")
 
 
 def _mean_z(excess: pd.Series) -> float:
-    """Mean of ``excess`` over its standard error (NaN with fewer than 2 values or no spread)."""
+    """Mean of ``excess`` over its standard error (NaN under :data:`MIN_FOR_Z` values or no spread)."""
     if len(excess) < MIN_FOR_Z or excess.std(ddof=1) == 0:
         return np.nan
     return float(excess.mean() / (excess.std(ddof=1) / np.sqrt(len(excess))))

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from sernb.data.cuetable import CUE_COLUMNS
-from sernb.metrics import _balanced_accuracy
+from sernb.metrics import balanced_accuracy
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -99,7 +99,7 @@ def kind_runs(results: Mapping[str, Any], table: pd.DataFrame) -> pd.DataFrame:
             truth, guess = g["label"].to_numpy(), g["pred"].to_numpy()
             rows.append({"system": system, "run": run, "fold": fold, "seed": seed, "cue_kinds": kinds,
                          "n": len(g), "accuracy": float(np.mean(truth == guess)),
-                         "balanced_accuracy": float(_balanced_accuracy(truth, guess))})
+                         "balanced_accuracy": float(balanced_accuracy(truth, guess))})
     return pd.DataFrame(rows, columns=["system", "run", "fold", "seed", "cue_kinds", "n", *KIND_METRICS])
 
 

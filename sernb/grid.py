@@ -284,7 +284,8 @@ def _usable_table(config: Any) -> Any:
     from sernb.models.registry import get_system
 
     needs_audio = bool({"audio", "wav"} & set(get_system(config.system).needs))
-    key = (config.corpus, config.data_root, config.synth_size, config.synth_cues, config.classes, needs_audio, os.environ.get("SERNB_DATA"))
+    key = (config.corpus, config.data_root, config.synth_size, config.synth_cues, config.classes, needs_audio,
+           os.environ.get("SERNB_DATA"))
     if key not in _TABLES:
         _TABLES[key] = usable_rows(config, load_corpus(config))
     return _TABLES[key]
@@ -294,8 +295,8 @@ def _fold_names(config: Any, table: Any, seed: int) -> list[Any]:
     from sernb.data.splits import make_folds
     from sernb.experiments import fold_options, fold_seed
 
-    return make_folds(table, config.protocol, seed=fold_seed(config.split_seed, seed), **fold_options(config.system, config.protocol,
-                                                                          config.validation))
+    return make_folds(table, config.protocol, seed=fold_seed(config.split_seed, seed),
+                      **fold_options(config.system, config.protocol, config.validation))
 
 
 def expand(experiments: Iterable[Any], results_dir: str | os.PathLike | None = None) -> Grid:

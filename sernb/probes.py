@@ -191,13 +191,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="also count the pooled audio features that differ across classes, per cue kind")
     args = parser.parse_args(argv)
     table = load_iemocap(args.root)
+    audio = pooled_mfcc(table)
     sessions = (1, 2, 3, 4, 5) if args.loso else (args.test_session,)
-    result = probe_table(table, pooled_mfcc(table), sessions, args.seed)
+    result = probe_table(table, audio, sessions, args.seed)
     held = "each session held out in turn" if args.loso else f"session {args.test_session} held out"
     print(f"{args.root}: {len(table)} utterances, 6 classes, {held}")
     print(markdown(result))
     if args.anova:
-        diff = pooled_differences(table, pooled_mfcc(table))
+        diff = pooled_differences(table, audio)
         print("\npooled audio features (MFCC mean+std) differing across classes, one-way ANOVA p < 0.01:")
         print("| cue kinds | n | differing features | smallest p |\n|---|---:|---:|---:|")
         for row in diff.itertuples():

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import os
 import re
 import shutil
@@ -271,7 +270,6 @@ class KernelWatchdog:
 WAKE_S = 2.0
 
 
-@functools.lru_cache(maxsize=1)
 def kernel_manager_class(kernel_log: Path | None = None) -> type:
     """A kernel manager whose clients never wait on a channel for more than :data:`WAKE_S` at once.
 
