@@ -12,7 +12,7 @@ TRANSFORMERS_OFFLINE ?= $(HF_HUB_OFFLINE)
 export TRANSFORMERS_OFFLINE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install book test lint lab corpus clean gpu-check
+.PHONY: install book test lint lab corpus clean gpu-check loso-table
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,23 @@ corpus: install
 # runs every chapter into runs/$(PROFILE)/ and builds book/_build/html from those runs.
 book: install
 	$(BIN)/sernb reproduce --profile $(PROFILE) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") --device $(or $(DEVICE),auto) $(if $(CELL_TIMEOUT),--cell-timeout $(CELL_TIMEOUT)) $(if $(TEXT_MODEL),--text-model "$(TEXT_MODEL)") $(if $(AUDIO_MODEL),--audio-model "$(AUDIO_MODEL)") --build
+
+# The six- and four-class leave-one-session-out tables of every system that runs (chapter 8):
+# 7 systems x 5 sessions x SEEDS per label set, trained by the grid on WORKERS processes, then
+# `sernb table1` writes LOSO_OUT/<k>-classes/{table1.csv,table1_runs.csv,provenance.txt}.
+# Offline on 2 cores: about 30 min per label set. LOSO_OUT=book/measured/loso_table refreshes
+# the copy the book shows.
+LOSO_SYSTEMS ?= blstm_dcnn whisper_audio text_only cogmen baseline ours ours_whisper
+LOSO_OUT ?= runs/$(PROFILE)/loso_table
+SEEDS ?= 3
+WORKERS ?= 2
+LOSO_OPTS = --profile $(PROFILE) --protocol loso --seeds $(SEEDS) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") \
+            $(if $(TEXT_MODEL),--text-model "$(TEXT_MODEL)")
+loso-table: install
+	for k in 6 4; do \
+	  $(BIN)/sernb grid $(LOSO_OPTS) --classes $$k --system $(LOSO_SYSTEMS) --executor local --workers $(WORKERS) && \
+	  $(BIN)/sernb table1 $(LOSO_OPTS) --classes $$k --out "$(LOSO_OUT)/$$k-classes" || exit 1; \
+	done
 
 test: install
 	$(BIN)/ruff check sernb tests book

@@ -103,10 +103,10 @@ if root is None:
     print("No real corpus given (REAL_ROOT, $SERNB_REAL_DATA or a DATA_ROOT holding one): this chapter "
           "stops here. Download one of the corpora above, then rerun it with REAL_ROOT set.")
 else:
-    base = experiments.ExperimentConfig.from_profile(PROFILE, system="audio_only", corpus=corpus, data_root=root,
-                                                     classes=CLASSES, device=DEVICE, text_model=TEXT_MODEL,
-                                                     protocol=PROTOCOL or corpora.default_protocol(corpus),
-                                                     seeds=tuple(range(SEEDS)))
+    real_settings = {"corpus": corpus, "data_root": root, "classes": CLASSES, "device": DEVICE,
+                     "text_model": TEXT_MODEL, "protocol": PROTOCOL or corpora.default_protocol(corpus),
+                     "seeds": tuple(range(SEEDS))}
+    base = experiments.ExperimentConfig.from_profile(PROFILE, system="audio_only", **real_settings)
     real = experiments.load_corpus(base)
     from sernb.data import describe_skips
 
@@ -167,7 +167,8 @@ if root is not None:
         results[system, "synthetic"] = experiments.run(experiments.ExperimentConfig.from_profile(
             PROFILE, system=system, data_root=DATA_ROOT, device=DEVICE, text_model=TEXT_MODEL, protocol="loso",
             seeds=tuple(range(SEEDS))))
-        results[system, corpus] = experiments.run(dataclasses.replace(base, system=system))
+        results[system, corpus] = experiments.run(experiments.ExperimentConfig.from_profile(
+            PROFILE, system=system, **real_settings))
     print(experiments.provenance_line(list(results.values())))
     display(experiments.results_table(list(results.values())))
 

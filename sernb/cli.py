@@ -452,11 +452,13 @@ def _cmd_table1(args: argparse.Namespace) -> int:
     except (KeyError, ValueError, TypeError) as err:
         print(f"sernb table1: error: {err}", file=sys.stderr)
         return 2
-    columns = ["paper_name", "text_encoder", "audio_encoder", "accuracy", "weighted_f1", "params_m",
-               "paper_reported_accuracy", "paper_reported_f1", "status"]
+    columns = ["paper_name", "text_encoder", "audio_encoder", "accuracy", "balanced_accuracy", "weighted_f1",
+               "params_m", "paper_reported_accuracy", "paper_reported_f1", "status"]
     with pd.option_context("display.width", 250, "display.max_colwidth", 60):
         print(frame[columns].to_string(index=False))
-    print(f"wrote {Path(args.out) / 'table1.csv'}")
+    print(frame.attrs["provenance"])
+    print(f"wrote {Path(args.out) / 'table1.csv'} (one row per system), table1_runs.csv (every fold x seed run) "
+          "and provenance.txt")
     return 0
 
 

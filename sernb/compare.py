@@ -232,6 +232,29 @@ def per_fold(runs: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     return summarize_runs(runs, ("system", "fold"), metric)
 
 
+#: The four scores of a speaker-independent table, under the names the IEMOCAP literature uses
+#: (WA: weighted accuracy = plain accuracy; UA: unweighted accuracy = balanced accuracy).
+SCORE_NAMES = {"balanced_accuracy": "UA", "accuracy": "WA", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"}
+
+
+def scores_table(runs: pd.DataFrame, by: str = "classes") -> pd.DataFrame:
+    """One row per system, a column per (``by`` value, score): ``"mean ± std"`` over its runs, percent.
+
+    ``runs`` has one row per fold x seed (``sernb table1``'s ``table1_runs.csv``, or
+    :func:`runs_frame`), so the spread covers held-out sessions and seeds together.
+    """
+    cells = {}
+    for (system, group), part in runs.groupby(["system", by], sort=False):
+        for metric, name in SCORE_NAMES.items():
+            v = part[metric]
+            cells.setdefault((group, name), {})[system] = mean_std(v.mean(), v.std(ddof=0), scale=100)
+        cells.setdefault((group, "runs"), {})[system] = len(part)
+    out = pd.DataFrame(cells).reindex(list(dict.fromkeys(runs["system"])))
+    out.columns = pd.MultiIndex.from_tuples(out.columns, names=[by, "score"])
+    out.index.name = "system"
+    return out
+
+
 def dialog_overlap(table: pd.DataFrame, folds: Sequence[Any]) -> pd.DataFrame:
     """Per fold: share of test utterances whose dialog (conversation) also has utterances in training.
 

@@ -84,10 +84,12 @@ class ExperimentConfig(RunSettings):
     @classmethod
     def from_profile(cls, profile: str | Profile = "offline", system: str = "ours",
                      **overrides: Any) -> ExperimentConfig:
-        """Settings of ``profile`` for ``system``; ``overrides`` win (None keeps the profile's value,
-        :data:`sernb.profiles.NONE` sets None)."""
+        """Settings of ``profile`` for ``system``: the profile's, then what the profile sets for this
+        system (:attr:`~sernb.profiles.Profile.system_settings`); ``overrides`` win (None keeps the
+        value, :data:`sernb.profiles.NONE` sets None)."""
         p = get_profile(profile) if isinstance(profile, str) else profile
         base = {name: getattr(p, name) for name in setting_names()}
+        base.update(p.system_settings.get(system, {}))
         changes = resolve_overrides(overrides)
         base.update(changes)
         if base.get("data_root") and "corpus" not in changes and not _is_synthetic(base["data_root"]):

@@ -4,9 +4,11 @@
 :func:`sernb.experiments.run` and writes ``<out>/table1.csv``: one row per system with the encoders
 that actually ran, our metrics in percent (mean and std over folds x seeds), parameter counts,
 a status (``"ran"`` or ``"not run: <why>"``) and the numbers the paper reports, in separate
-``paper_reported_*`` columns so they are never mistaken for ours. A row that cannot run here
-(no pretrained speech weights offline) says why and which option provides them; it never gets a
-number from untrained weights. The shell's ``sernb table1`` calls this.
+``paper_reported_*`` columns so they are never mistaken for ours. Beside it go ``table1_runs.csv``
+(every fold x seed run, so a reader can recompute any summary or test a difference) and
+``provenance.txt`` (code fingerprint, commit, device, date); :func:`load` reads the three back.
+A row that cannot run here (no pretrained speech weights offline) says why and which option
+provides them; it never gets a number from untrained weights. The shell's ``sernb table1`` calls this.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
-from sernb import paper
+from sernb import compare, paper
 from sernb.errors import CheckpointError, DataError
-from sernb.experiments import ExperimentConfig, class_names, provenance_line, run
+from sernb.experiments import ExperimentConfig, Result, class_names, provenance_line, run
 from sernb.metrics import SCALARS
 from sernb.models.registry import build_with_shared
 from sernb.models.text import OfflineModelError
 from sernb.models.wav2vec import DEFAULT_AUDIO_MODEL, resolve_audio_model
+from sernb.utils import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,51 @@ def table1(profile: str = "offline", protocol: str | None = None, seeds: int | S
     frame.attrs["provenance"] = provenance_line(results)  # chapter 3 prints it under the table
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(folder / "table1.csv", index=False)
+    atomic_write_text(folder / "table1.csv", frame.to_csv(index=False))
+    atomic_write_text(folder / RUNS_FILE, runs_table(results).to_csv(index=False))
+    atomic_write_text(folder / PROVENANCE_FILE, frame.attrs["provenance"] + "\n")
     return frame
+
+
+RUNS_FILE = "table1_runs.csv"
+PROVENANCE_FILE = "provenance.txt"
+#: The columns of ``table1_runs.csv``: one row per trained run (metrics as fractions, like the results).
+RUN_COLUMNS = ("system", "protocol", "classes", "fold", "seed", *SCALARS, "best_epoch", "epochs_run",
+               "code_fingerprint", "git_commit")
+
+
+def runs_table(results: Sequence[Result]) -> pd.DataFrame:
+    """Every fold x seed run behind the table: the numbers a mean +- std hides."""
+    if not results:
+        return pd.DataFrame(columns=list(RUN_COLUMNS))
+    frames = []
+    for result in results:
+        frame = compare.runs_frame([result])
+        runs = result.runs
+        frame["best_epoch"], frame["epochs_run"] = runs["best_epoch"].to_numpy(), runs["epochs_run"].to_numpy()
+        meta = result.record.get("meta", {})
+        frame["code_fingerprint"], frame["git_commit"] = meta.get("code_fingerprint"), meta.get("git_commit")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)[list(RUN_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    """A table written by :func:`table1` (or ``sernb table1 --out``), read back."""
+
+    table: pd.DataFrame  # table1.csv: one row per system
+    runs: pd.DataFrame  # table1_runs.csv: one row per fold x seed run
+    provenance: str  # provenance.txt: which code, commit, device and date made the numbers
+
+
+def load(folder: str | Path) -> StoredTable:
+    """Read back a table's three files from ``folder`` (a clear error names a missing one)."""
+    folder = Path(folder)
+    missing = [name for name in ("table1.csv", RUNS_FILE, PROVENANCE_FILE) if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: no {', '.join(missing)}; write it with `sernb table1 --out {folder}`")
+    return StoredTable(pd.read_csv(folder / "table1.csv"), pd.read_csv(folder / RUNS_FILE),
+                       (folder / PROVENANCE_FILE).read_text().strip())
 
 
 def _row(name: str, profile: str, protocol: str | None, seeds: Sequence[int] | None, audio_model: str,

@@ -161,3 +161,14 @@ def test_paper_table3_frame_and_ratio():
     assert out.loc["cogmen", "ms/sample (paper reported)"] == 38.2
     assert compare.ratio_of(systems, "latency_ms_b1", "ours", "ours") == 1.0
     assert math.isnan(compare.ratio_of(systems, "latency_ms_b1", "ours", "missing"))
+
+
+def test_scores_table_mean_std_per_label_set():
+    runs = pd.DataFrame({"system": ["ours"] * 4 + ["baseline"] * 2, "classes": [6, 6, 4, 4, 6, 6],
+                         "accuracy": [0.6, 0.8, 0.9, 0.9, 0.5, 0.5], "balanced_accuracy": [0.5, 0.7, 0.8, 0.8, 0.4, 0.4],
+                         "macro_f1": [0.5] * 6, "weighted_f1": [0.6] * 6})
+    table = compare.scores_table(runs)
+    assert list(table.index) == ["ours", "baseline"]  # the runs' order, not alphabetical
+    assert table.loc["ours", (6, "WA")] == "70.0 ± 10.0" and table.loc["ours", (6, "UA")] == "60.0 ± 10.0"
+    assert table.loc["ours", (4, "WA")] == "90.0 ± 0.0" and table.loc["ours", (6, "runs")] == 2
+    assert pd.isna(table.loc["baseline", (4, "UA")])  # never run with 4 classes: empty, not zero

@@ -133,6 +133,14 @@ def test_profiles():
         get_profile("huge")
 
 
+def test_a_profile_sets_one_systems_learning_rate_and_the_user_still_wins():
+    offline = get_profile("offline")
+    assert ExperimentConfig.from_profile("offline", system="ours").lr == offline.lr == 3e-3
+    assert ExperimentConfig.from_profile("offline", system="ours_whisper").lr == 1e-3  # measured: see profiles
+    assert ExperimentConfig.from_profile("offline", system="ours_whisper", lr=5e-4).lr == 5e-4
+    assert ExperimentConfig.from_profile("full", system="ours_whisper").lr == get_profile("full").lr  # paper's
+
+
 def test_cli_train_writes_result_json(smoke_corpus, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["train", "--system", "ours", "--profile", "smoke", "--data-root", smoke_corpus,

@@ -15,7 +15,7 @@ from sernb.models.blstm_dcnn import DeepCNN, MaskedBiLSTM
 from sernb.models.cogmen import COGMEN, dialog_edges
 from sernb.models.text import OfflineModelError
 from sernb.models.wav2vec import resolve_audio_model
-from sernb.table1 import PAPER_TABLE1, SYSTEMS, table1
+from sernb.table1 import PAPER_TABLE1, RUN_COLUMNS, SYSTEMS, load, table1
 from sernb.utils import data_home
 
 
@@ -149,6 +149,20 @@ def test_table1_writes_every_row_and_marks_wav2vec2_not_run(smoke_corpus, result
     assert rows.loc["ours", "trainable_params_m"] < rows.loc["ours", "params_m"]
     assert {"weighted_f1", "weighted_f1_std", "balanced_accuracy", "macro_f1", "text_encoder",
             "audio_encoder"} <= set(saved.columns)
+    # beside it, every run behind the means, and where the numbers come from
+    stored = load(tmp_path)
+    assert list(stored.runs.columns) == list(RUN_COLUMNS)
+    assert sorted(stored.runs["system"]) == sorted(ran.index)  # one seed, one fold: one run per system
+    ours = stored.runs.set_index("system").loc["ours"]
+    assert 100 * ours["accuracy"] == pytest.approx(rows.loc["ours", "accuracy"], abs=0.01)
+    assert f"{ours['best_epoch']}/{ours['epochs_run']}" == rows.loc["ours", "best_epochs"]
+    assert stored.provenance.startswith("Provenance:") and ours["code_fingerprint"] in stored.provenance
+
+
+def test_load_names_the_missing_file(tmp_path):
+    pd.DataFrame({"system": ["ours"]}).to_csv(tmp_path / "table1.csv", index=False)
+    with pytest.raises(FileNotFoundError, match="table1_runs.csv, provenance.txt"):
+        load(tmp_path)
 
 
 def test_table1_cli_reuses_cached_runs(smoke_corpus, results, tmp_path, monkeypatch, capsys):
