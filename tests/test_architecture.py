@@ -72,7 +72,11 @@ def test_no_module_imports_the_experiments_back_from_models():
 
 def test_profiles_and_experiments_share_the_settings():
     assert set(setting_names()) <= {f.name for f in fields(ExperimentConfig)}
-    assert {f.name for f in fields(Profile)} == {*setting_names(), "name", "cell_timeout", "stall_timeout", "ci_only"}
+    assert {f.name for f in fields(Profile)} == {*setting_names(), "name", "cell_timeout", "stall_timeout", "ci_only",
+                                                  "system_settings"}  # per-system values of these settings
+    from sernb.profiles import PROFILES
+
+    assert all(set(values) <= set(setting_names()) for p in PROFILES.values() for values in p.system_settings.values())
     shared = {f.name for f in fields(TrainConfig)} & set(setting_names())
     assert shared == {f.name for f in fields(TrainingSettings)}
     assert shared == {"epochs", "batch_size", "lr", "lr_text", "patience", "class_weights", "device", "progress"}
