@@ -66,7 +66,7 @@ RUNTIME_FIELDS = ("device", "progress", "profile")
 #: does not invalidate every cached result.
 OPTIONAL_FIELDS = ("mitigations", "text_layers", "audio_encoder")
 #: Fields added later whose default is not empty: left out of the key at that default.
-DEFAULT_FIELDS = {"text_source": "gold", "synth_cues": False}
+DEFAULT_FIELDS = {"text_source": "gold", "synth_cues": False, "epoch_selection": "best"}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -211,7 +211,8 @@ def fit(model: nn.Module, train_set: SERDataset, val_set: SERDataset | None, con
         augment: Callable[[int], SERDataset] | None = None) -> FitResult:
     """Train ``model`` on ``train_set``, early-stop on ``val_set``; return the history.
 
-    The model ends with its best weights. ``on_epoch_end(record)`` runs after each epoch is
+    The model ends with the weights of the epoch ``config.epoch_selection`` keeps (by default the
+    best on validation). ``on_epoch_end(record)`` runs after each epoch is
     recorded and checkpointed (a notebook can plot live; a test can simulate a crash).
     ``augment(epoch)`` returns that epoch's training set (same utterances in the same order,
     augmented inputs; see :class:`sernb.augment.EpochAugmenter`); batches stay those of ``train_set``.
@@ -255,7 +256,8 @@ def fit(model: nn.Module, train_set: SERDataset, val_set: SERDataset | None, con
             record["seconds"] = time.perf_counter() - start
             record["cpu_seconds"] = time.process_time() - cpu_start  # honest under a busy machine
             record["lr"] = optimizer.param_groups[0]["lr"]
-            state.update(record, model, has_val, config.patience, config.epochs)
+            state.update(record, model, has_val, config.patience, config.epochs, config.epoch_selection,
+                         len(val_set) if has_val else 0)
             if ckpt is not None:
                 _save(ckpt, state, model, optimizer, scheduler, asdict(config))
             bar.update(1)
@@ -373,8 +375,9 @@ class _TrainerState:
     """Bookkeeping that must survive an interruption."""
 
     history: list[dict[str, float]] = field(default_factory=list)
-    best_score: float = -math.inf
-    best_epoch: int = 0
+    best_score: float = -math.inf  # the kept epoch's validation score
+    best_epoch: int = 0  # the kept epoch (config.epoch_selection)
+    top_score: float = -math.inf  # the highest validation score so far (patience counts from it)
     bad_epochs: int = 0
     stopped_early: bool = False
     finished: bool = False
@@ -382,17 +385,36 @@ class _TrainerState:
     improved: bool = False
 
     def update(self, record: dict[str, float], model: nn.Module, has_val: bool, patience: int | None,
-               epochs: int) -> None:
+               epochs: int, selection: str = "best", n_val: int = 0) -> None:
         self.history.append(record)
         score = record["val_balanced_accuracy"] if has_val else float(len(self.history))
-        self.improved = score > self.best_score
-        if self.improved:
-            self.best_score, self.best_epoch, self.bad_epochs = score, record["epoch"], 0
-            self.best_weights = _cpu_copy(model.state_dict())
+        if score > self.top_score:
+            self.top_score, self.bad_epochs = score, 0
         else:
             self.bad_epochs += 1
+        self.improved = _keeps(selection, score, self.best_score, self.top_score, n_val if has_val else 0)
+        if self.improved:
+            self.best_score, self.best_epoch = score, record["epoch"]
+            self.best_weights = _cpu_copy(model.state_dict())
         self.stopped_early = has_val and patience is not None and self.bad_epochs >= patience
         self.finished = self.stopped_early or len(self.history) >= epochs
+
+
+def _keeps(selection: str, score: float, kept: float, top: float, n_val: int) -> bool:
+    """Whether the epoch just scored ``score`` replaces the kept one (``top``: the highest so far).
+
+    ``one-se`` keeps the latest epoch within one standard error of the top score, the binomial
+    sqrt(p(1-p)/n) of ``n_val`` validation rows: on ~100 rows two epochs 3 points apart are a tie,
+    and the later one has seen more of the learning-rate schedule. Without validation rows every
+    rule keeps the last epoch.
+    """
+    if selection == "last" or n_val <= 0:
+        return True
+    if selection == "one-se":
+        return score >= top - math.sqrt(max(top * (1 - top), 0.0) / n_val)
+    if selection == "best":
+        return score > kept
+    raise ValueError(f"epoch_selection must be one of best, one-se, last, not {selection!r}")
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -411,7 +433,7 @@ def _save(folder: Path, state: _TrainerState, model: nn.Module, optimizer: torch
         atomic_write_bytes(folder / best, save_safetensors(state.best_weights))
     payload = {
         "history": state.history, "best_score": state.best_score, "best_epoch": state.best_epoch,
-        "bad_epochs": state.bad_epochs, "stopped_early": state.stopped_early, "finished": state.finished,
+        "top_score": state.top_score, "bad_epochs": state.bad_epochs, "stopped_early": state.stopped_early, "finished": state.finished,
         "last_file": last, "best_file": best, "config": config,
         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": _rng_state(),
     }
@@ -444,7 +466,7 @@ def _restore(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
     _set_rng_state(payload["rng"])
     return _TrainerState(
         history=payload["history"], best_score=payload["best_score"], best_epoch=payload["best_epoch"],
-        bad_epochs=payload["bad_epochs"], stopped_early=payload["stopped_early"],
+        top_score=payload.get("top_score", payload["best_score"]), bad_epochs=payload["bad_epochs"], stopped_early=payload["stopped_early"],
         finished=payload["finished"],
         best_weights=load_safetensors((folder / payload["best_file"]).read_bytes()),
     )

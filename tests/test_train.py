@@ -133,6 +133,26 @@ def test_early_stopping_restores_the_best_weights():
     assert result.stopped_early and len(result.history) == 2 and result.best_epoch == 1
 
 
+@pytest.mark.parametrize(("selection", "scores", "kept"), [
+    ("best", (0.456, 0.727, 0.708, 0.703, 0.717, 0.724), 2),  # a seed's flat curve: the noise picks epoch 2
+    ("one-se", (0.456, 0.727, 0.708, 0.703, 0.717, 0.724), 6),  # 0.724 ties 0.727 within sqrt(p(1-p)/111)
+    ("one-se", (0.5, 0.8, 0.6, 0.55), 2),  # 0.6 is 5 standard errors below 0.8: no tie
+    ("last", (0.5, 0.8, 0.6, 0.55), 4),
+])
+def test_epoch_selection_rules(selection, scores, kept):
+    from sernb.train import _TrainerState
+
+    model, state = torch.nn.Linear(2, 2), _TrainerState()
+    for epoch, score in enumerate(scores, 1):
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        state.update({"epoch": epoch, "val_balanced_accuracy": score}, model, True, 2, len(scores),
+                     selection, n_val=111)
+    assert state.best_epoch == kept and float(state.best_weights["weight"][0, 0]) == kept
+    assert state.best_score == scores[kept - 1] and state.top_score == max(scores)
+    assert state.bad_epochs == len(scores) - 1 - scores.index(max(scores))  # patience counts from the top
+
+
 def test_class_weights_follow_sklearn_balanced():
     w = class_weights(np.array([0, 0, 0, 1]), 3)
     assert np.allclose(w.numpy(), [4 / 9, 4 / 3, 4 / 3])
