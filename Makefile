@@ -24,8 +24,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 corpus: install
-	$(BIN)/sernb synth --size smoke
-	$(BIN)/sernb synth --size default
+	$(BIN)/sernb synth --size smoke --cues
+	$(BIN)/sernb synth --size default --cues
 
 # make book [PROFILE=smoke|offline|full] [DATA_ROOT=/path/to/iemocap] [DEVICE=cuda] [CELL_TIMEOUT=s]
 #           [TEXT_MODEL=/path/to/deberta-v3-base] [AUDIO_MODEL=/path/to/wav2vec2-base]

@@ -35,7 +35,7 @@ DATA_ROOT = None  # folder holding IEMOCAP_full_release; None: the synthetic cor
 DEVICE = "auto"  # "auto", "cpu" or "cuda"
 TEXT_MODEL = None  # text encoder: None means the profile's, else "deberta-v3-base", a hub id or a folder
 AUDIO_MODEL = None  # speech encoder of the Wav2Vec2.0 row: None means wav2vec2-base, else a hub id or a folder
-SYNTH_CUES = False  # True: the cue corpus (sernb synth --cues), whose utterances say how they carry their emotion
+SYNTH_CUES = None  # None: the profile's corpus (offline, smoke: the cue corpus); False: the plain corpus
 
 # %%
 import pandas as pd

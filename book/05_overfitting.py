@@ -70,8 +70,8 @@ if PROFILE == "smoke":
 # ## Training past the best epoch
 #
 # The runs below differ from chapter 2's only in the number of epochs, the single seed and
-# the absence of early stopping. The training still *keeps* the weights of the epoch with the
-# best validation balanced accuracy for testing, but it records every epoch. The results are
+# the absence of early stopping. The training still *keeps* the weights of one epoch for
+# testing (the profile's `epoch_selection`, chapter 2), but it records every epoch. The results are
 # cached like every other run.
 
 # %%
@@ -153,15 +153,18 @@ for _, row in mismatch.iterrows():
 # ## Early stopping, replayed
 #
 # Had the run used the profile's early stopping, where would it have ended, and which epoch
-# would it have kept? The rule of `sernb.train.fit` replays on the recorded history: stop
-# after `patience` epochs in a row without a better validation balanced accuracy.
+# would it have kept? The rules of `sernb.train.fit` replay on the recorded history: stop
+# after `patience` epochs in a row without a better validation balanced accuracy, and keep the
+# epoch the profile's `epoch_selection` picks (`best`: the highest; `one-se`, the CPU
+# profiles': the latest within one standard error of the highest).
 
 # %%
 patience = base.patience or 2
 for name, r in results.items():
     run_name, records = next(iter(r.history.items()))  # the first (fold, seed) run; LOSO has five folds
     own = frames[name][frames[name]["run"] == run_name].set_index("epoch")
-    stop, best = curves.early_stop(records, patience)
+    n_val = int(r.runs.set_index("name").loc[run_name, "n_val"])
+    stop, best = curves.early_stop(records, patience, selection=base.epoch_selection, n_val=n_val)
     kept = own.loc[best]
     print(f"{name}: with patience {patience} training would stop after epoch {stop} of {epochs} and "
           f"keep epoch {best} (overfit ratio {kept['overfit_ratio']:.2f} there, "
@@ -172,8 +175,8 @@ for name, r in results.items():
 #
 # The paper reports 87.2% validation accuracy at epoch 20 and 83.5% on test. Part of such a
 # gap is expected whenever the validation data choose anything (the epoch, the settings): the
-# choice favours whatever happened to work on those utterances. Our run keeps the epoch with
-# the best validation balanced accuracy and tests that model on the untouched test part:
+# choice favours whatever happened to work on those utterances. Our run keeps the epoch its
+# validation balanced accuracy picks and tests that model on the untouched test part:
 
 # %%
 for name, r in results.items():

@@ -41,7 +41,7 @@ DEVICE = "auto"  # "auto", "cpu" or "cuda"
 TEXT_MODEL = None  # text encoder: None means the profile's, else "deberta-v3-base", a hub id or a folder
 AUDIO_MODEL = None  # speech encoder of the Wav2Vec2.0 row: None means wav2vec2-base, else a hub id or a folder
 TOP_K = 5  # tokens listed per class
-SYNTH_CUES = False  # True: the cue corpus (sernb synth --cues), which says which word and time span carry the emotion
+SYNTH_CUES = None  # None: the profile's corpus (offline, smoke: the cue corpus, which says which word carries the emotion); False: plain
 
 # %%
 import numpy as np

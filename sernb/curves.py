@@ -132,22 +132,29 @@ def paper_table4() -> pd.DataFrame:
     return table
 
 
-def early_stop(records: Sequence[Mapping[str, float]], patience: int,
-               key: str = "val_balanced_accuracy") -> tuple[int, int]:
-    """``(stop epoch, best epoch)`` had training used early stopping with ``patience``.
+def early_stop(records: Sequence[Mapping[str, float]], patience: int | None,
+               key: str = "val_balanced_accuracy", *, selection: str = "best",
+               n_val: int = 0) -> tuple[int, int]:
+    """``(stop epoch, kept epoch)`` had training used early stopping with ``patience`` (None:
+    none) and the ``epoch_selection`` rule ``selection`` on ``n_val`` validation rows.
 
-    The rule of :func:`sernb.train.fit`: an epoch improves when ``key`` beats every earlier
-    epoch; training stops after ``patience`` epochs in a row without improvement.
+    The rules of :func:`sernb.train.fit`: training stops after ``patience`` epochs in a row that
+    do not beat every earlier epoch's ``key``; :func:`sernb.train.keeps_epoch` picks the epoch.
     """
-    best, best_epoch, bad = -np.inf, 0, 0
+    from sernb.train import keeps_epoch
+
+    top, kept, kept_epoch, bad = -np.inf, -np.inf, 0, 0
     for record in records:
-        if record[key] > best:
-            best, best_epoch, bad = record[key], int(record["epoch"]), 0
+        score, epoch = record[key], int(record["epoch"])
+        if score > top:
+            top, bad = score, 0
         else:
             bad += 1
-            if bad >= patience:
-                return int(record["epoch"]), best_epoch
-    return int(records[-1]["epoch"]), best_epoch
+        if keeps_epoch(selection, score, kept, top, n_val):
+            kept, kept_epoch = score, epoch
+        if patience is not None and bad >= patience:
+            return epoch, kept_epoch
+    return int(records[-1]["epoch"]), kept_epoch
 
 
 def curves_figure(results: Mapping[str, Result], metrics: Sequence[str] = ("loss", "accuracy"),

@@ -392,7 +392,7 @@ class _TrainerState:
             self.top_score, self.bad_epochs = score, 0
         else:
             self.bad_epochs += 1
-        self.improved = _keeps(selection, score, self.best_score, self.top_score, n_val if has_val else 0)
+        self.improved = not has_val or keeps_epoch(selection, score, self.best_score, self.top_score, n_val)
         if self.improved:
             self.best_score, self.best_epoch = score, record["epoch"]
             self.best_weights = _cpu_copy(model.state_dict())
@@ -400,18 +400,18 @@ class _TrainerState:
         self.finished = self.stopped_early or len(self.history) >= epochs
 
 
-def _keeps(selection: str, score: float, kept: float, top: float, n_val: int) -> bool:
-    """Whether the epoch just scored ``score`` replaces the kept one (``top``: the highest so far).
+def keeps_epoch(selection: str, score: float, kept: float, top: float, n_val: int) -> bool:
+    """Whether the epoch just scored ``score`` replaces the kept one (``kept``: its score; ``top``:
+    the highest so far, this epoch included), under the ``epoch_selection`` rule ``selection``.
 
     ``one-se`` keeps the latest epoch within one standard error of the top score, the binomial
     sqrt(p(1-p)/n) of ``n_val`` validation rows: on ~100 rows two epochs 3 points apart are a tie,
-    and the later one has seen more of the learning-rate schedule. Without validation rows every
-    rule keeps the last epoch.
+    and the later one has seen more of the learning-rate schedule.
     """
-    if selection == "last" or n_val <= 0:
+    if selection == "last":
         return True
     if selection == "one-se":
-        return score >= top - math.sqrt(max(top * (1 - top), 0.0) / n_val)
+        return score >= top - math.sqrt(max(top * (1 - top), 0.0) / max(n_val, 1))
     if selection == "best":
         return score > kept
     raise ValueError(f"epoch_selection must be one of best, one-se, last, not {selection!r}")

@@ -17,21 +17,26 @@ from sernb.attention import AttentionMap
 
 def test_synth_cues_changes_the_key_only_when_set():
     table = pd.DataFrame({"utt_id": ["a", "b"], "label": ["ang", "sad"], "text": ["x", "y"]})
-    plain = experiments.ExperimentConfig.from_profile("smoke")
-    assert plain.synth_cues is False
-    settings = {k for k in plain.to_dict() if k not in experiments.RUNTIME_FIELDS}
+    cued = experiments.ExperimentConfig.from_profile("smoke")
+    assert cued.synth_cues is True  # the synthetic profiles study the cue corpus
+    assert experiments.ExperimentConfig.from_profile("offline").synth_cues is True
+    assert experiments.ExperimentConfig.from_profile("full").synth_cues is False
+    settings = {k for k in cued.to_dict() if k not in experiments.RUNTIME_FIELDS}
     assert "synth_cues" in settings and experiments.DEFAULT_FIELDS["synth_cues"] is False
-    cued = experiments.ExperimentConfig.from_profile("smoke", synth_cues=True)
+    plain = experiments.ExperimentConfig.from_profile("smoke", synth_cues=False)
+    assert plain.synth_cues is False
     assert experiments.experiment_key(cued, table) != experiments.experiment_key(plain, table)
-    assert experiments.ExperimentConfig.from_profile("smoke", synth_cues=None).synth_cues is False  # None keeps
+    assert experiments.ExperimentConfig.from_profile("smoke", synth_cues=None).synth_cues is True  # None keeps
 
 
 def test_grid_passes_synth_cues_only_to_chapters_that_declare_it():
     from sernb import grid
 
-    plans = grid.chapter_experiments("smoke", ["04", "09"], extra={"SYNTH_CUES": True})
+    plans = grid.chapter_experiments("smoke", ["04", "09"], extra={"SYNTH_CUES": False})
     by_chapter = {p.chapter: p.config.synth_cues for p in plans}
-    assert by_chapter == {"04_ablation": True, "09_try_it": False}
+    assert by_chapter == {"04_ablation": False, "09_try_it": True}  # 09 keeps the profile's corpus
+    plans = grid.chapter_experiments("smoke", ["04"])
+    assert {p.config.synth_cues for p in plans} == {True}  # the chapter's None: the profile's
 
 
 # ------------------------------------------------------------------ accuracy per cue kind
@@ -183,16 +188,16 @@ def test_train_on_the_smoke_cue_corpus_gives_the_breakdown(tmp_path):
     from sernb.cli import main
 
     out = tmp_path / "out"
-    code = main(["train", "--system", "baseline", "--profile", "smoke", "--synth-cues", "true",
-                 "--out", str(out), "--no-progress"])
+    code = main(["train", "--system", "baseline", "--profile", "smoke", "--out", str(out), "--no-progress"])
     assert code == 0
     record = json.loads((out / "result.json").read_text())
     assert record["config"]["synth_cues"] is True
-    config = experiments.ExperimentConfig.from_profile("smoke", system="baseline", synth_cues=True)
+    config = experiments.ExperimentConfig.from_profile("smoke", system="baseline")  # the profile's cue corpus
     table = experiments.load_corpus(config)
     assert cues_analysis.has_cues(table) and "smoke-cues" in table.attrs["cues"]
     result = experiments.run(config)  # stored: returns at once
     runs = cues_analysis.kind_runs({"baseline": result}, table)
     assert runs["n"].sum() == len(result.predictions)
     assert set(runs["cue_kinds"]) <= set(table["cue_kinds"])
-    assert not cues_analysis.has_cues(experiments.load_corpus(experiments.ExperimentConfig.from_profile("smoke")))
+    plain = experiments.ExperimentConfig.from_profile("smoke", synth_cues=False)
+    assert not cues_analysis.has_cues(experiments.load_corpus(plain))

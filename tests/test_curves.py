@@ -74,6 +74,24 @@ def test_early_stop_replays_the_trainers_rule():
     records = [{"epoch": e, "val_balanced_accuracy": v} for e, v in enumerate(scores, 1)]
     assert curves.early_stop(records, patience=2) == (4, 2)  # epochs 3 and 4 do not beat 0.5
     assert curves.early_stop(records, patience=3) == (6, 6)  # never three bad epochs in a row
+    # one-se on 20 rows (one standard error at 0.5: 0.11): epochs 3 and 4 tie with epoch 2's 0.5
+    assert curves.early_stop(records, patience=2, selection="one-se", n_val=20) == (4, 4)
+    assert curves.early_stop(records, patience=None, selection="one-se", n_val=20) == (6, 6)
+
+
+@pytest.mark.parametrize("selection", ["best", "one-se", "last"])
+def test_early_stop_keeps_the_epoch_the_trainer_keeps(selection):
+    import torch
+
+    from sernb.train import _TrainerState
+
+    scores = [0.46, 0.73, 0.71, 0.70, 0.72, 0.72, 0.60]
+    records = [{"epoch": e, "val_balanced_accuracy": v} for e, v in enumerate(scores, 1)]
+    state = _TrainerState()
+    for record in records:
+        state.update(record, torch.nn.Linear(1, 1), True, None, len(records), selection, n_val=111)
+    assert curves.early_stop(records, None, selection=selection, n_val=111) == (7, state.best_epoch)
+    assert state.best_epoch == {"best": 2, "one-se": 6, "last": 7}[selection]
 
 
 def test_paper_table4_recomputes_its_ratio():
