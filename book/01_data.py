@@ -64,10 +64,17 @@ print(f"profile {PROFILE!r}: corpus {settings.corpus}, {settings.classes} classe
 # utterances, and each utterance is labelled by several annotators. Its licence forbids
 # redistribution, so unless `DATA_ROOT` points at your copy, this book generates a stand-in.
 #
-# The stand-in is a **synthetic corpus**: sentences written for each emotion, spoken by the
-# eSpeak NG synthesizer with a different voice per "actor" and with emotion-dependent pitch,
-# speed and loudness, written to disk in exactly the IEMOCAP folder layout and file formats.
-# The same loader reads both, so every line of code in this book runs on it. But a
+# The stand-in is a **synthetic corpus**: sentences spoken by the eSpeak NG synthesizer with a
+# different voice per "actor", written to disk in exactly the IEMOCAP folder layout and file
+# formats. The same loader reads both, so every line of code in this book runs on it. Each
+# utterance carries its emotion in one or two declared ways, its **cue kinds**: the delivery of
+# the whole utterance (`global`: pitch, speed, loudness), one word said differently (`local`),
+# the shape of the pitch over time (`contour`), an emotional word (`lexical`), or which of two
+# emotional words is stressed (`alignment`). A sidecar table beside the IEMOCAP files records
+# every utterance's kinds and where its cue word is, so chapters 4 and 7 can check the paper's
+# claims about its parts against ground truth (`data/README.md` describes the generator and what
+# simple probes read from each kind; `SYNTH_CUES = False` in those chapters gives the plain
+# corpus, where every utterance has the global delivery and most an emotional word). But a
 # synthesizer's "anger" is not an actor's anger: **numbers measured on the synthetic corpus
 # say whether the code works and how the methods compare on an easy, artificial task; they
 # are not IEMOCAP numbers.** Every figure below names its corpus in the title.
@@ -75,6 +82,8 @@ print(f"profile {PROFILE!r}: corpus {settings.corpus}, {settings.classes} classe
 # %%
 table = experiments.load_corpus(settings)  # makes the synthetic corpus on first use
 print(f"{viz.corpus_name(table)} from {table.attrs['root']}")
+if "cue_kinds" in table:  # the cue corpus: how many utterances of each emotion carry each kind of cue
+    print(pd.crosstab(table["cue_kinds"], table["label"], margins=True, margins_name="all").to_string())
 
 # %% [markdown]
 # ### What the loader kept, and what it skipped

@@ -200,10 +200,11 @@ if "Ours" in ran_rows.index and len(ran_rows) > 1:
 # On the default profile every number in our columns comes from the **synthetic corpus**,
 # and none of them can be set against the paper's:
 #
-# * **Different data.** Synthetic speech carries emotion through a few global controls of
-#   the synthesizer (pitch, speed, loudness) and through sentences written for each
-#   emotion; IEMOCAP's actors carry it in voice quality, timing and words in ways no rule
-#   reproduces. Which modality wins, and by how much, is a property of the corpus.
+# * **Different data.** Synthetic speech carries emotion through a few declared cue kinds
+#   (global controls of the synthesizer such as pitch, speed and loudness; one word said
+#   differently; a pitch contour; an emotional word; the stress on one of two words: chapter
+#   4 splits the accuracy by kind); IEMOCAP's actors carry it in voice quality, timing and
+#   words in ways no rule reproduces. Which modality wins, and by how much, is a property of the corpus.
 # * **Different encoders.** Offline the text encoder is MiniLM-L6 (22.7M parameters,
 #   384-d), not DeBERTa-v3-base (184M, 768-d), and the Wav2Vec2.0 row does not run. The
 #   parameter columns differ for the same reason.

@@ -178,8 +178,8 @@ cost
 # An overall accuracy mixes every way an utterance can carry its emotion, so a step's gain does
 # not say *what* the step learnt to read. The paper's explanations are specific: the BiLSTM
 # captures how a sentence unfolds in time, fine-tuning adapts the text encoder to emotional
-# words, and cross-modal attention aligns the speech with the words. The **cue corpus**
-# (`SYNTH_CUES = True`; `sernb synth --cues`, described in `data/README.md`) makes these
+# words, and cross-modal attention aligns the speech with the words. The **cue corpus**, the
+# synthetic profiles' corpus (`sernb synth --cues`, described in `data/README.md`), makes these
 # testable: every utterance carries its emotion through declared *cue kinds*, and the table
 # says which:
 #
@@ -196,8 +196,9 @@ cost
 #
 # The four configurations above already predicted every test utterance, so splitting their
 # predictions by cue kind costs no training: each run (fold, seed) is scored on each kind's
-# test utterances, then averaged over runs. On the default corpus there are no cue columns,
-# and this section says so and shows nothing.
+# test utterances, then averaged over runs. On a corpus without cue columns (IEMOCAP, real
+# speech, or the plain synthetic corpus with `SYNTH_CUES = False`) this section says so and
+# shows nothing.
 
 # %%
 corpus_table = experiments.load_corpus(settings)
@@ -208,7 +209,8 @@ if CUES:
           f"{len(results)} configurations x {len(kind_runs[['run']].drop_duplicates())} runs split by kind")
 else:
     print("Skipped: this corpus has no cue columns (cue_kinds, ...), so there is nothing to split by. "
-          "Rerun the chapter with SYNTH_CUES = True (the cue corpus) to see which cues each step reads.")
+          "On the synthetic corpus, rerun with SYNTH_CUES = None or True (the cue corpus) to see "
+          "which cues each step reads.")
 
 # %% [markdown]
 # Accuracy per cue kind, in percent, mean ± std over runs (a kind in combination, such as
@@ -263,7 +265,7 @@ if CUES:
 #   table gives each gain as a paired difference over seeds, next to the paper's gain.
 # * Our corpus and text encoder differ from the paper's (see the figure titles), so read the
 #   direction and size of each step, not the absolute level.
-# * On the cue corpus (`SYNTH_CUES = True`) the same runs are split by cue kind, and each of the
+# * On the cue corpus (the offline profile's) the same runs are split by cue kind, and each of the
 #   paper's explanations (time for the BiLSTM, words for fine-tuning, alignment for attention)
 #   is marked holds / does not hold / inconclusive from the paired gains on the kinds it names.
 

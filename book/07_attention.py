@@ -233,7 +233,7 @@ attention.compare_with_paper(tokens, correlations, label=label)
 # ## The attention against ground truth (the cue corpus)
 #
 # Everything above describes the attention without knowing what it *should* look at. The cue
-# corpus (`SYNTH_CUES = True`) knows: for a `lexical` or `alignment` utterance the emotion is
+# corpus (the synthetic profiles' corpus) knows: for a `lexical` or `alignment` utterance the emotion is
 # in one word (for `alignment`, the stressed one of two emotional words), for `local` in three
 # slot words said differently, and for each the generator records when those words are spoken.
 # Three measurements, per head and for the mean of the heads (`sernb.attention_cues`):
@@ -265,7 +265,7 @@ else:
     cue_frame = per_head = None
     print("Skipped: " + ("no test utterance has a cue word." if CUES else
                          "this corpus has no cue columns, so there is no ground truth to compare with. "
-                         "Rerun the chapter with SYNTH_CUES = True (the cue corpus)."))
+                         "On the synthetic corpus, rerun with SYNTH_CUES = None or True (the cue corpus)."))
 per_head.round(3) if per_head is not None else None
 
 # %% [markdown]
@@ -297,7 +297,7 @@ attention_cues.table5_with_cues(cue_frame) if cue_frame is not None else None
 #   read the numbers of your run, not the paper's single example.
 # * Table 5's first row cannot be an attention weight in this architecture (there is no
 #   frequency axis among the keys); its other two rows have no stated definition.
-# * On the cue corpus (`SYNTH_CUES = True`) the attention is scored against the word and the
+# * On the cue corpus (the offline profile's) the attention is scored against the word and the
 #   time span that carry each emotion: a pointing game against chance, and the shares on the
 #   cue word and from its span against their even-spreading values.
 

@@ -319,7 +319,7 @@ if ours is not None:
 # the study grid (`sernb grid`, parallel workers, resumable) and writes one folder per label set
 # with `table1.csv` (the summary), `table1_runs.csv` (every run) and `provenance.txt` (the code
 # and commit that made the numbers). Unless `LOSO_TABLE` names your own folder, the chapter
-# shows the measurement stored with the book: the **synthetic** default corpus, offline profile.
+# shows the measurement stored with the book: the **synthetic** cue corpus, offline profile.
 # On IEMOCAP, `make loso-table PROFILE=full DATA_ROOT=...` gives the table a researcher publishes.
 
 # %%
@@ -375,7 +375,8 @@ fig
 #
 # **Read the word error rate first.** The synthetic corpus is spoken by eSpeak NG, a formant
 # synthesiser whose voice is far from the human speech Whisper learned from: over the whole
-# default corpus its word error rate is about 42% (sadness, spoken slowly and low, about 60%),
+# plain synthetic corpus its word error rate is about 42% (sadness, spoken slowly and low, about
+# 60%; the cell below prints the rate on the corpus this chapter runs on),
 # against about 2% on real acted speech (RAVDESS). So on this corpus (b) and (c) measure a
 # recogniser that gets two words in five wrong, a much harsher setting than IEMOCAP with a good
 # recogniser; the size of the loss, not its sign, is what does not carry over.

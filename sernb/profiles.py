@@ -186,7 +186,7 @@ def setting_names() -> tuple[str, ...]:
 #: The offline profile trains every epoch (no early stopping) and keeps the epoch with the best
 #: validation balanced accuracy: the learning rate decays linearly to zero over the 6 epochs, so
 #: stopping at epoch 4 or 5 (patience 2) cut the decay short, and the best epoch was the last or
-#: next-to-last in most runs. Measured on the default corpus, 3 seeds on one shared split, Table 1
+#: next-to-last in most runs. Measured on the plain corpus, 3 seeds on one shared split, Table 1
 #: systems: without early stopping text_only 63.2 +- 0.2% (patience 2: 62.3 +- 1.6), ours 73.6 +- 2.2
 #: (72.7 +- 1.8); each run seed drawing its own split (split_seed none) gave spreads of 3.7 and 4.9.
 #: The kept epoch is the latest within one standard error of the best (epoch_selection one-se): on

@@ -17,7 +17,7 @@ Input length (``input``): Whisper was trained on 30 s windows. ``"window"`` pads
 (3000 log-mel frames, 1500 states) and keeps the states that cover the clip; ``"clip"`` encodes the
 clip's own log-mel frames only. Measured on this machine (one thread): 0.40 s per clip padded against
 0.027 s cut to the clip when idle (0.99 s vs 0.063 s when busy), and no emotion accuracy gained by the
-padding: a linear probe on the pooled states of 360 clips of the default corpus scored 54.4% (clip) vs
+padding: a linear probe on the pooled states of 360 clips of the plain synthetic corpus scored 54.4% (clip) vs
 53.6% (padded) over random folds, 52.5% vs 50.5% over speaker-held-out folds. Hence
 :data:`DEFAULT_INPUT` ``"clip"``.
 """
@@ -41,7 +41,7 @@ from sernb.utils import clean_stale_temp, config_hash, data_home, load_array, sa
 #: ``"clip"``: the clip's own frames; ``"window"``: padded to Whisper's 30 s window.
 INPUTS = ("clip", "window")
 #: Chosen by measurement (README, "A pretrained speech encoder"): the clip's own length is 16x
-#: faster and as accurate for emotion on the default corpus (see the closing note of issue #14).
+#: faster and as accurate for emotion on the plain synthetic corpus (see the closing note of issue #14).
 DEFAULT_INPUT = "clip"
 #: Audio samples per encoder state (hop 160, and the encoder's stride-2 convolution).
 SAMPLES_PER_STATE = 2 * asr.HOP_LENGTH
