@@ -10,6 +10,7 @@ returns one tidy row per condition. Results are cached next to the experiment.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,7 @@ def evaluate(config: experiments.ExperimentConfig, snrs: tuple[float, ...] = SNR
     """
     from tqdm.auto import tqdm
 
-    from sernb.data.audio import load_audio
-    from sernb.data.features import MFCCConfig, mfcc
+    from sernb.data.features import MFCCConfig
     from sernb.train import predict
 
     device = device or str(pick_device(config.device))
@@ -73,7 +73,7 @@ def evaluate(config: experiments.ExperimentConfig, snrs: tuple[float, ...] = SNR
     if cache.exists():
         return pd.read_csv(cache)
     mfcc_config = MFCCConfig(**info.get("mfcc", {}))
-    waves = [load_audio(p, sr=mfcc_config.sr) for p in test["wav_path"]] if reads_audio else []
+    paths = tuple(str(p) for p in test["wav_path"])
     labels = label_targets(test["label"], result.labels)
     base_inputs = experiments.prepare_inputs(model, test, {"device": pick_device(device), "mfcc": []})
     rows = []
@@ -81,8 +81,7 @@ def evaluate(config: experiments.ExperimentConfig, snrs: tuple[float, ...] = SNR
     for snr, gone in tqdm(conditions, desc="robustness", disable=not progress, leave=False):
         inputs = dict(base_inputs)
         if reads_audio:
-            inputs["mfcc"] = [mfcc(w if snr is None else add_noise(w, snr, np.random.default_rng([noise_seed, i])),
-                                   mfcc_config) for i, w in enumerate(waves)]
+            inputs["mfcc"] = list(noisy_mfccs(paths, snr, noise_seed, mfcc_config))
         data = SERDataset(inputs, labels, max_frames=info.get("max_frames"))
         out = predict(model, data, device=device, missing=gone)
         scores = classification_metrics(out.labels, out.preds, result.labels)
@@ -92,6 +91,25 @@ def evaluate(config: experiments.ExperimentConfig, snrs: tuple[float, ...] = SNR
     frame = pd.DataFrame(rows)
     atomic_write_text(cache, frame.to_csv(index=False))
     return frame
+
+
+@lru_cache(maxsize=8)
+def noisy_mfccs(paths: tuple[str, ...], snr: float | None, noise_seed: int, mfcc_config: Any) -> tuple[np.ndarray, ...]:
+    """MFCCs of the clips at ``paths`` with white noise at ``snr`` dB (None: clean), clip ``i``'s
+    noise seeded by ``(noise_seed, i)``.
+
+    Kept for the process: a chapter comparing several models on one test fold hears the same
+    noisy clips for each, and computing them once is most of what :func:`evaluate` costs.
+    """
+    from sernb.data.audio import load_audio
+    from sernb.data.features import mfcc
+
+    waves = (load_audio(p, sr=mfcc_config.sr) for p in paths)
+    features = tuple(mfcc(w if snr is None else add_noise(w, snr, np.random.default_rng([noise_seed, i])),
+                          mfcc_config) for i, w in enumerate(waves))
+    for x in features:
+        x.setflags(write=False)  # shared by every caller: nobody may change them in place
+    return features
 
 
 def overfitting(result: experiments.Result) -> dict[str, float]:

@@ -245,3 +245,26 @@ def test_experiment_with_mitigations_then_robustness(smoke_corpus, tmp_path):
     assert set(robustness.overfitting(result)) == {"overfit_ratio", "val_test_gap"}
     again = robustness.evaluate(config, snrs=(10, 0), results_dir=tmp_path)
     pd.testing.assert_frame_equal(frame, again)
+
+
+def test_noisy_test_clips_are_made_once_per_process_and_read_only(tmp_path):
+    import soundfile as sf
+
+    from sernb.data.features import MFCCConfig
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(2):
+        path = tmp_path / f"clip{i}.wav"
+        sf.write(path, (0.1 * rng.standard_normal(8000)).astype(np.float32), 16000)
+        paths.append(str(path))
+    config = MFCCConfig()
+    robustness.noisy_mfccs.cache_clear()
+    noisy = robustness.noisy_mfccs(tuple(paths), 10, 0, config)
+    assert robustness.noisy_mfccs(tuple(paths), 10, 0, config) is noisy  # a second model hears the same clips
+    assert not noisy[0].flags.writeable
+    clean = robustness.noisy_mfccs(tuple(paths), None, 0, config)
+    assert not np.allclose(clean[0], noisy[0])
+    robustness.noisy_mfccs.cache_clear()
+    again = robustness.noisy_mfccs(tuple(paths), 10, 0, config)
+    assert again is not noisy and all(np.array_equal(a, b) for a, b in zip(again, noisy, strict=True))
