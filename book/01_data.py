@@ -47,7 +47,7 @@ SEED = 0  # seeds the random split and the choice of examples
 import pandas as pd
 
 import sernb.data as sd
-from sernb import experiments, viz, widgets
+from sernb import cues_analysis, experiments, viz, widgets
 from sernb.data import features, splits
 from sernb.data.audio import load_audio
 
@@ -82,8 +82,10 @@ print(f"profile {PROFILE!r}: corpus {settings.corpus}, {settings.classes} classe
 # %%
 table = experiments.load_corpus(settings)  # makes the synthetic corpus on first use
 print(f"{viz.corpus_name(table)} from {table.attrs['root']}")
-if "cue_kinds" in table:  # the cue corpus: how many utterances of each emotion carry each kind of cue
-    print(pd.crosstab(table["cue_kinds"], table["label"], margins=True, margins_name="all").to_string())
+# the cue corpus: how many utterances of each emotion carry each kind of cue
+cue_counts = (pd.crosstab(table["cue_kinds"], table["label"], margins=True, margins_name="all")
+              if cues_analysis.has_cues(table) else None)
+cue_counts
 
 # %% [markdown]
 # ### What the loader kept, and what it skipped

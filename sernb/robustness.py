@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from sernb.data.table import label_targets
 from sernb.fingerprint import fingerprint
 from sernb.metrics import SCALARS, classification_metrics
 from sernb.utils import atomic_write_text, config_hash, pick_device
+
+if TYPE_CHECKING:
+    from sernb.data.features import MFCCConfig
 
 #: Signal-to-noise ratios (dB) of the noise conditions, from mild to as loud as the speech.
 SNRS = (20, 10, 5, 0)
@@ -94,7 +97,8 @@ def evaluate(config: experiments.ExperimentConfig, snrs: tuple[float, ...] = SNR
 
 
 @lru_cache(maxsize=8)
-def noisy_mfccs(paths: tuple[str, ...], snr: float | None, noise_seed: int, mfcc_config: Any) -> tuple[np.ndarray, ...]:
+def noisy_mfccs(paths: tuple[str, ...], snr: float | None, noise_seed: int,
+                mfcc_config: MFCCConfig) -> tuple[np.ndarray, ...]:
     """MFCCs of the clips at ``paths`` with white noise at ``snr`` dB (None: clean), clip ``i``'s
     noise seeded by ``(noise_seed, i)``.
 
