@@ -524,7 +524,8 @@ def _run_fold_locked(config: ExperimentConfig, table: pd.DataFrame, fold: Any, s
         "params": sum(p.numel() for p in model.parameters()),
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "stopped_early": fitted.stopped_early, "seconds": fitted.seconds,
-        "seconds_per_epoch": fitted.seconds_per_epoch, "device": fitted.device,
+        "seconds_per_epoch": fitted.seconds_per_epoch,
+        "device": describe_device(torch.device(fitted.device)),  # in this process: a grid worker's threads
         "n_train": len(train), "n_val": len(val), "n_test": len(test), "history": fitted.history,
     }
     preds = pd.DataFrame({"run": folder.name, "fold": fold.name, "seed": seed,
@@ -653,7 +654,8 @@ def provenance(config: ExperimentConfig, table: pd.DataFrame, device: torch.devi
         "repaired": dict(table.attrs.get("repaired", {})), "label_counts": table["label"].value_counts().to_dict(),
         "sernb_version": sernb.__version__, "code_fingerprint": code_fingerprint(), "git_commit": git_commit(),
         "libraries": library_versions(),
-        "device": describe_device(device), "text_encoder": text_info, "seconds": seconds,
+        "device": ", ".join(sorted({str(r["device"]) for r in runs})) if runs else describe_device(device),
+        "text_encoder": text_info, "seconds": seconds,
         "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in runs])) if runs else None,
         "cpu_seconds_per_epoch": float(np.nanmean([h.get("cpu_seconds", np.nan) for r in runs for h in r["history"]]))
         if runs else None,
@@ -681,10 +683,17 @@ def provenance_line(results: Result | Sequence[Result]) -> str:
     created = sorted(str(m.get("created", ""))[:10] for m in metas if m.get("created"))
     when = created[0] if created and created[0] == created[-1] else " to ".join([created[0], created[-1]]) \
         if created else "?"
-    corpus = ", ".join(sorted({"SYNTHETIC" if m.get("synthetic") else str(m.get("corpus")) for m in metas}))
+    corpus = ", ".join(sorted({_corpus_name(m) for m in metas}))
     return (f"Provenance: {len(results)} stored result(s), {n_runs} run(s); code {values('code_fingerprint')} "
             f"(git {values('git_commit')}); device {values('device')}; corpus {corpus}; made {when} "
             f"(this code: {code_fingerprint()})")
+
+
+def _corpus_name(meta: dict[str, Any]) -> str:
+    """``SYNTHETIC (default-cues)``: a generated corpus with its folder (size, cue or plain)."""
+    if not meta.get("synthetic"):
+        return str(meta.get("corpus"))
+    return f"SYNTHETIC ({Path(meta['data_root']).name})" if meta.get("data_root") else "SYNTHETIC"
 
 
 def _model_extra(config: ExperimentConfig) -> dict[str, Any]:

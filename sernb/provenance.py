@@ -52,7 +52,8 @@ def describe_device(device: torch.device) -> str:
     """``"cuda (NVIDIA H100)"`` or ``"cpu (2 threads, x86_64)"``: one line for a result's record."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'s' if threads > 1 else ''}, {platform.processor() or platform.machine()})"
 
 
 def environment(device: torch.device) -> dict[str, Any]:

@@ -6,7 +6,10 @@ gradient clipping at 1.0, optional class weights, early stopping on validation b
 with the best weights restored, and a per-epoch history for the overfitting curves (Table 4).
 
 With a ``checkpoint_dir`` every finished epoch is saved atomically (weights in safetensors; the
-optimizer, scheduler, RNG states and bookkeeping in a small torch file). A killed run called again
+optimizer, scheduler, RNG states and bookkeeping in a small torch file). Only the weights training
+can change are written (trainable parameters and buffers): a frozen pretrained encoder is the same
+at every epoch and comes back from its own files when the model is built, and writing it twice an
+epoch cost more than training the baseline. A killed run called again
 with the same folder resumes after its last finished epoch and ends exactly where an uninterrupted
 run would have: batch order depends only on ``(seed, epoch)`` and the RNG states are restored.
 On CUDA the forward pass runs under bf16 autocast; on CPU in float32, same code.
@@ -38,7 +41,7 @@ from torch.utils.data import DataLoader
 
 from sernb.data.dataset import BucketBatchSampler, SERDataset, collate
 from sernb.metrics import classification_metrics
-from sernb.profiles import TrainingSettings
+from sernb.profiles import EPOCH_SELECTIONS, TrainingSettings
 from sernb.utils import atomic_write_bytes, pick_device, seed_everything
 
 STATE_FILE = "trainer_state.pt"
@@ -267,7 +270,7 @@ def fit(model: nn.Module, train_set: SERDataset, val_set: SERDataset | None, con
     finally:
         bar.close()
     if state.best_weights is not None:
-        model.load_state_dict(state.best_weights)
+        load_trained_state(model, state.best_weights, "the kept epoch's weights")
     model.eval()
     return FitResult(state.history, state.best_epoch, state.best_score, state.stopped_early,
                      float(sum(h["seconds"] for h in state.history)), str(device))
@@ -381,8 +384,7 @@ class _TrainerState:
     bad_epochs: int = 0
     stopped_early: bool = False
     finished: bool = False
-    best_weights: dict[str, torch.Tensor] | None = None
-    improved: bool = False
+    best_weights: dict[str, torch.Tensor] | None = None  # trained_state of the kept epoch
 
     def update(self, record: dict[str, float], model: nn.Module, has_val: bool, patience: int | None,
                epochs: int, selection: str = "best", n_val: int = 0) -> None:
@@ -392,10 +394,9 @@ class _TrainerState:
             self.top_score, self.bad_epochs = score, 0
         else:
             self.bad_epochs += 1
-        self.improved = not has_val or keeps_epoch(selection, score, self.best_score, self.top_score, n_val)
-        if self.improved:
+        if not has_val or keeps_epoch(selection, score, self.best_score, self.top_score, n_val):
             self.best_score, self.best_epoch = score, record["epoch"]
-            self.best_weights = _cpu_copy(model.state_dict())
+            self.best_weights = _cpu_copy(trained_state(model))
         self.stopped_early = has_val and patience is not None and self.bad_epochs >= patience
         self.finished = self.stopped_early or len(self.history) >= epochs
 
@@ -414,7 +415,7 @@ def keeps_epoch(selection: str, score: float, kept: float, top: float, n_val: in
         return score >= top - math.sqrt(max(top * (1 - top), 0.0) / max(n_val, 1))
     if selection == "best":
         return score > kept
-    raise ValueError(f"epoch_selection must be one of best, one-se, last, not {selection!r}")
+    raise ValueError(f"epoch_selection must be one of {', '.join(EPOCH_SELECTIONS)}, not {selection!r}")
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -422,15 +423,38 @@ def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
 
 
+def trained_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The part of ``model.state_dict()`` training can change: every buffer and every parameter
+    that requires a gradient (frozen ones are restored by building the model, not from checkpoints)."""
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    return {k: v for k, v in model.state_dict().items() if k not in frozen}
+
+
+def load_trained_state(model: nn.Module, state: dict[str, torch.Tensor], source: object) -> None:
+    """Load :func:`trained_state` (or a full state dict) into ``model``; anything else is an error
+    naming ``source``: a key the model lacks, or a trainable weight the state lacks."""
+    hint = "(made by another model or with other settings?)"
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # a shape mismatch
+        raise ValueError(f"{source} does not fit this model {hint}: {str(exc).splitlines()[-1].strip()}") from exc
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    missing = [k for k in result.missing_keys if k not in frozen]
+    if missing or result.unexpected_keys:
+        raise ValueError(f"{source} does not fit this model {hint}: missing {missing[:3]}, "
+                         f"unexpected {result.unexpected_keys[:3]}")
+
+
 def _save(folder: Path, state: _TrainerState, model: nn.Module, optimizer: torch.optim.Optimizer,
           scheduler: torch.optim.lr_scheduler.LRScheduler, config: dict) -> None:
-    """Weights first (new file names), then the state that points at them, then clean up."""
+    """This epoch's weights first (a new file), then the state that points at them, then clean up.
+
+    The kept epoch's file is the one written in that epoch, so each epoch writes one file.
+    """
     epoch = len(state.history)
-    last = f"last-e{epoch:03d}.safetensors"
-    atomic_write_bytes(folder / last, save_safetensors(_cpu_copy(model.state_dict())))
-    best = f"best-e{state.best_epoch:03d}.safetensors"
-    if state.improved or not (folder / best).exists():
-        atomic_write_bytes(folder / best, save_safetensors(state.best_weights))
+    last = f"weights-e{epoch:03d}.safetensors"
+    atomic_write_bytes(folder / last, save_safetensors(_cpu_copy(trained_state(model))))
+    best = f"weights-e{state.best_epoch:03d}.safetensors"
     payload = {
         "history": state.history, "best_score": state.best_score, "best_epoch": state.best_epoch,
         "top_score": state.top_score, "bad_epochs": state.bad_epochs, "stopped_early": state.stopped_early, "finished": state.finished,
@@ -459,7 +483,7 @@ def _restore(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
     if changed:
         raise ValueError(f"the checkpoint in {folder} was made with other settings ({', '.join(changed)}); "
                          "resume with the same TrainConfig or use another checkpoint_dir")
-    model.load_state_dict(load_safetensors((folder / payload["last_file"]).read_bytes()))
+    load_trained_state(model, load_safetensors((folder / payload["last_file"]).read_bytes()), folder / payload["last_file"])
     model.to(device)
     optimizer.load_state_dict(payload["optimizer"])
     scheduler.load_state_dict(payload["scheduler"])

@@ -87,8 +87,9 @@ def test_provenance_line_names_code_commit_device_and_corpus(tmp_path: Path):
 
     record = {"n_runs": 3, "meta": {"code_fingerprint": "abc123def456", "git_commit": "1234567",
                                     "device": "cpu (2 threads, x86_64)", "synthetic": True,
+                                    "data_root": "/x/data/synth/default-cues",
                                     "created": "2026-11-30T12:00:00+0000"}}
     line = experiments.provenance_line([experiments.Result("k", record, tmp_path)] * 2)
     for part in ("2 stored result(s), 6 run(s)", "code abc123def456", "git 1234567", "cpu (2 threads",
-                 "SYNTHETIC", "2026-11-30", f"this code: {fp.code_fingerprint()}"):
+                 "corpus SYNTHETIC (default-cues)", "2026-11-30", f"this code: {fp.code_fingerprint()}"):
         assert part in line, (part, line)

@@ -115,6 +115,40 @@ def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_checkpoints_hold_what_training_changes_and_resume_a_frozen_encoder(tmp_path):
+    """Baseline's frozen encoder is rebuilt, not saved: one small file per epoch, still exact on resume."""
+    from safetensors.torch import load_file
+
+    from sernb.train import load_trained_state, trained_state
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_epoch_1(record):
+        if record["epoch"] == 1:
+            raise Killed
+
+    model, train, val = make("baseline")
+    with pytest.raises(Killed):
+        fit(model, train, val, config(epochs=3, epoch_selection="last"), n_classes=6, checkpoint_dir=tmp_path,
+            on_epoch_end=kill_after_epoch_1)
+    files = sorted(p.name for p in tmp_path.glob("*.safetensors"))
+    assert files == ["weights-e001.safetensors"]  # the kept epoch is this epoch: one file, not two
+    saved = load_file(tmp_path / files[0])
+    assert set(saved) == set(trained_state(model)) and not any(k.startswith("text.backbone.") for k in saved)
+    assert len(saved) < len(model.state_dict())
+    resumed_model, train, val = make("baseline")
+    resumed = fit(resumed_model, train, val, config(epochs=3, epoch_selection="last"), n_classes=6,
+                  checkpoint_dir=tmp_path)
+    straight_model, train, val = make("baseline")
+    straight = fit(straight_model, train, val, config(epochs=3, epoch_selection="last"), n_classes=6)
+    assert [h["val_balanced_accuracy"] for h in resumed.history] == [h["val_balanced_accuracy"] for h in straight.history]
+    a, b = weights(resumed_model), weights(straight_model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="does not fit this model"):
+        load_trained_state(build_model("audio_only"), saved, tmp_path / files[0])
+
+
 def test_same_seed_same_numbers_other_seed_other_numbers():
     runs = []
     for seed in (0, 0, 1):
