@@ -75,6 +75,20 @@ def test_cli_dry_run_lists_the_runs(smoke_corpus, tmp_path, capsys):
     assert "apply to --system" in capsys.readouterr().err
 
 
+def test_longest_runs_go_first_ties_keep_their_order():
+    def task(system: str, seed: int = 0, **changes) -> grid.RunTask:
+        config = ExperimentConfig.from_profile("offline", system=system, **changes)
+        return grid.RunTask(config, seed, "random-seed0", f"/runs/{system}-{seed}-{len(changes)}", "key")
+
+    chapter_order = [task("baseline"), task("audio_only"), task("cogmen"), task("ours", 0), task("text_only"),
+                     task("ours", 1), task("ours", epochs=12), task("ours", mitigations={"augment_audio": True})]
+    order = [(t.config.system, t.seed, t.config.epochs, bool(t.config.mitigations))
+             for t in grid.longest_first(chapter_order)]
+    assert order == [("ours", 0, 12, False), ("ours", 0, 6, True), ("ours", 0, 6, False), ("ours", 1, 6, False),
+                     ("text_only", 0, 6, False), ("audio_only", 0, 6, False), ("cogmen", 0, 6, False),
+                     ("baseline", 0, 6, False)]
+
+
 def test_oversubscribing_the_cores_is_refused():
     from sernb.errors import UserInputError
 
