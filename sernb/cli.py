@@ -180,14 +180,29 @@ def _add_grid_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_grid)
 
 
-def _parse_param(text: str) -> tuple[str, object]:
+def _parse_param(text: str, flag: str = "--param") -> tuple[str, object]:
     """``NAME=VALUE`` with VALUE read as YAML (``3``, ``0.5``, ``true``, ``null``, ``[1, 2]``, text)."""
     import yaml
 
     name, sep, value = text.partition("=")
     if not sep or not name.isidentifier():
-        raise SystemExit(f"--param expects NAME=VALUE, got {text!r}")
+        raise SystemExit(f"{flag} expects NAME=VALUE, got {text!r}")
     return name, yaml.safe_load(value)
+
+
+def _model_options(system: str, texts: list[str]) -> dict[str, object]:
+    """``--model-option NAME=VALUE`` pairs, each checked against what ``system``'s factory takes
+    (a factory that ignores unknown keywords would otherwise drop a misspelt option silently)."""
+    from sernb.models.registry import get_system
+
+    options = dict(_parse_param(t, "--model-option") for t in texts)
+    spec = get_system(system)
+    unknown = sorted(k for k in options if not spec.accepts(k))
+    if unknown:
+        raise ValueError(f"system {system!r} takes no model option {', '.join(unknown)}"
+                         + (" (ModelConfig fields: mfcc_norm, spec_mask, hidden, heads, dropout, ...)"
+                            if spec.config is not None else ""))
+    return options
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -205,7 +220,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise UserInputError(folder, f"{option} must be a folder, but this is a file")
     overrides = settings_from_options(args)
     try:
-        config = ExperimentConfig.from_profile(args.profile, system=args.system, **overrides)
+        options = _model_options(args.system, args.model_option)
+        config = ExperimentConfig.from_profile(args.profile, system=args.system, model_options=options, **overrides)
         result = run(config, results_dir=args.results, force=args.force, keep_model="first")
     except (OfflineModelError, FileNotFoundError, ValueError, KeyError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err  # no quotes around it
@@ -297,6 +313,9 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
                    help="smoke (CI, tiny corpus), offline (synthetic corpus, MiniLM, CPU) or full "
                    "(IEMOCAP, deberta-v3-base, LOSO, GPU) (default: %(default)s)")
     add_setting_options(p)
+    p.add_argument("--model-option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a model option of the system, repeatable: e.g. mfcc_norm=speaker (each speaker's "
+                   "MFCCs standardised over their clips), spec_mask=0.5 (SpecAugment-style masks), heads=4")
     p.add_argument("--out", default=str(DEFAULT_CHECKPOINT.parent),
                    help="where result.json, predictions.csv and model/ go (default: %(default)s)")
     p.add_argument("--results", default=None,

@@ -142,9 +142,18 @@ def _trained(capsys, out: Path, *args: str) -> tuple[dict, str]:
 def test_train_ravdess_audio_only_actor_folds_native_classes(smoke_table, tmp_path, capsys):
     root = relayout(smoke_table, tmp_path / "ravdess", "ravdess")
     record, _ = _trained(capsys, tmp_path / "out", "--corpus", "ravdess", "--data-root", str(root), "--system",
-                         "audio_only", "--protocol", "actor-kfold")
+                         "audio_only", "--protocol", "actor-kfold", "--model-option", "mfcc_norm=speaker")
     assert record["meta"]["corpus"] == "ravdess" and record["config"]["protocol"] == "speaker_kfold"
     assert len(record["runs"]) == 5 and record["labels"][:2] == ["neutral", "calm"]
+    assert record["config"]["model_options"] == {"mfcc_norm": "speaker"}
+
+
+def test_a_model_option_the_system_does_not_take_is_refused(smoke_corpus, tmp_path, capsys):
+    for system, option in (("audio_only", "mfcc_nrom=speaker"), ("whisper_audio", "no_such=1")):
+        code, _, err = _train(capsys, "--data-root", smoke_corpus, "--system", system, "--model-option", option,
+                              "--out", str(tmp_path / system))
+        assert code == 2 and f"takes no model option {option.split('=')[0]}" in err, err
+        assert not (tmp_path / system / "result.json").exists()
 
 
 def test_train_text_only_on_fixed_sentences_is_refused(smoke_table, tmp_path, capsys):
