@@ -87,6 +87,15 @@ def test_longest_runs_go_first_ties_keep_their_order():
     assert order == [("ours", 0, 12, False), ("ours", 0, 6, True), ("ours", 0, 6, False), ("ours", 1, 6, False),
                      ("text_only", 0, 6, False), ("audio_only", 0, 6, False), ("cogmen", 0, 6, False),
                      ("baseline", 0, 6, False)]
+    # one run that reads Whisper states leads (it caches them); its siblings start after two other runs
+    whisper = [task("ours_whisper", 0), task("ours_whisper", 1), task("whisper_audio"),
+               task("ours", 0, audio_encoder="whisper")]
+    order = [(t.config.system, t.seed, t.config.audio_encoder) for t in grid.longest_first(chapter_order + whisper)]
+    assert order[:3] == [("ours_whisper", 0, None), ("ours", 0, None), ("ours", 0, None)]
+    assert {grid._reads_whisper_states(t) for t in whisper} == {True}
+    assert not any(grid._reads_whisper_states(t) for t in chapter_order)
+    everything = chapter_order + whisper
+    assert sorted(map(id, grid.longest_first(everything))) == sorted(map(id, everything))  # each run once
 
 
 def test_oversubscribing_the_cores_is_refused():
