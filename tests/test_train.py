@@ -90,17 +90,22 @@ def test_it_learns_the_toy_task():
     assert result.best_score > 0.4  # chance is 1/6
 
 
-def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path):
-    class Killed(Exception):
-        pass
+class Killed(Exception):
+    """A crash right after an epoch was checkpointed (raised by :func:`kill_after`)."""
 
-    def kill_after_epoch_2(record):
-        if record["epoch"] == 2:
+
+def kill_after(epoch: int):
+    def on_epoch_end(record):
+        if record["epoch"] == epoch:
             raise Killed
 
+    return on_epoch_end
+
+
+def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path):
     model, train, val = make("ours")
     with pytest.raises(Killed):
-        fit(model, train, val, config(epochs=4), n_classes=6, checkpoint_dir=tmp_path, on_epoch_end=kill_after_epoch_2)
+        fit(model, train, val, config(epochs=4), n_classes=6, checkpoint_dir=tmp_path, on_epoch_end=kill_after(2))
     resumed_model, train, val = make("ours", seed=123)  # a fresh process would build a fresh model
     with pytest.raises(ValueError, match="other settings"):
         fit(resumed_model, train, val, config(epochs=4, lr=0.5), n_classes=6, checkpoint_dir=tmp_path)
@@ -121,17 +126,10 @@ def test_checkpoints_hold_what_training_changes_and_resume_a_frozen_encoder(tmp_
 
     from sernb.train import load_trained_state, trained_state
 
-    class Killed(Exception):
-        pass
-
-    def kill_after_epoch_1(record):
-        if record["epoch"] == 1:
-            raise Killed
-
     model, train, val = make("baseline")
     with pytest.raises(Killed):
         fit(model, train, val, config(epochs=3, epoch_selection="last"), n_classes=6, checkpoint_dir=tmp_path,
-            on_epoch_end=kill_after_epoch_1)
+            on_epoch_end=kill_after(1))
     files = sorted(p.name for p in tmp_path.glob("*.safetensors"))
     assert files == ["weights-e001.safetensors"]  # the kept epoch is this epoch: one file, not two
     saved = load_file(tmp_path / files[0])
