@@ -193,15 +193,16 @@ def _parse_param(text: str, flag: str = "--param") -> tuple[str, object]:
 def _model_options(system: str, texts: list[str]) -> dict[str, object]:
     """``--model-option NAME=VALUE`` pairs, each checked against what ``system``'s factory takes
     (a factory that ignores unknown keywords would otherwise drop a misspelt option silently)."""
+    from dataclasses import fields
+
     from sernb.models.registry import get_system
 
     options = dict(_parse_param(t, "--model-option") for t in texts)
     spec = get_system(system)
     unknown = sorted(k for k in options if not spec.accepts(k))
     if unknown:
-        raise ValueError(f"system {system!r} takes no model option {', '.join(unknown)}"
-                         + (" (ModelConfig fields: mfcc_norm, spec_mask, hidden, heads, dropout, ...)"
-                            if spec.config is not None else ""))
+        known = f" (it takes: {', '.join(f.name for f in fields(spec.config))})" if spec.config is not None else ""
+        raise ValueError(f"system {system!r} takes no model option {', '.join(unknown)}{known}")
     return options
 
 
