@@ -6,6 +6,7 @@ Each sub-command imports its module lazily so that ``sernb --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -72,11 +73,19 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                            chapters=args.chapters, build=args.build, extra_parameters=extra,
                            progress=not args.no_progress, cell_timeout=args.cell_timeout,
                            stall_timeout=args.stall_timeout, text_model=args.text_model,
-                           audio_model=args.audio_model)
+                           audio_model=args.audio_model, workers=_chapter_workers(args))
     except (KeyError, ValueError, RuntimeError, FileNotFoundError) as exc:  # unknown profile/chapter, no kernel
         print(f"sernb reproduce: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     return 0 if report.ok else 1
+
+
+def _chapter_workers(args: argparse.Namespace) -> int:
+    """--chapter-workers, else two kernels at once when the grid trained everything first (the
+    chapters then mostly read stored results), one otherwise (each chapter trains with every core)."""
+    if args.chapter_workers is not None:
+        return args.chapter_workers
+    return min(2, os.cpu_count() or 1) if args.executor else 1
 
 
 def _cmd_grid(args: argparse.Namespace) -> int:
@@ -678,6 +687,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stall-timeout", type=float, default=None, metavar="SECONDS",
                    help="fail a chapter whose kernel uses no CPU this long inside a cell (a hung kernel); "
                    "0: never (default: the profile's stall_timeout: smoke 300, offline 600, full 900)")
+    p.add_argument("--chapter-workers", type=int, default=None, metavar="N",
+                   help="chapter kernels at once, each with cores/N threads; the efficiency chapter always "
+                   "runs alone (default: 2 on a 2+ core machine after the grid, else 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for log files)")
     _add_executor_options(p, default=None)
     p.set_defaults(func=_cmd_reproduce)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -31,7 +33,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +100,8 @@ class Report:
     peak_kernel_rss_mb: float | None = None  # the largest chapter kernel's peak resident memory
     cell_timeout: float | None = None  # seconds a cell may run (None: no limit)
     stall_timeout: float | None = None  # seconds a kernel may sit at 0% CPU in a cell (None: no limit)
+    chapter_workers: int = 1  # kernels at once (run_chapters)
+    chapters_wall_seconds: float = 0.0  # the chapters' wall time (less than their sum when run at once)
 
     @property
     def ok(self) -> bool:
@@ -439,36 +445,89 @@ def run_chapter(path: Path, output: Path, params: dict[str, Any], kernel_name: s
     return run
 
 
+#: Chapters that time code (Table 3's benchmarks): with ``workers`` > 1 they still run alone, with
+#: every core and before the others, so no other kernel shares the machine while they measure.
+TIMED_CHAPTERS = ("06_efficiency",)
+
+
 def run_chapters(chapters: Sequence[Path], out_dir: Path, params: dict[str, Any],
                  kernel_name: str = KERNEL_NAME, progress: bool = True, cell_timeout: float | None = None,
-                 stall_timeout: float | None = None, stall_retries: int = 1) -> list[ChapterRun]:
-    """Run the chapters one after another (a failure does not stop the others).
+                 stall_timeout: float | None = None, stall_retries: int = 1, workers: int = 1) -> list[ChapterRun]:
+    """Run the chapters (a failure does not stop the others); the runs come back in book order.
 
-    A chapter whose kernel stalled is run again, up to ``stall_retries`` times, in a new kernel:
-    a stall is a fault of the kernel transport, not of the chapter, and what the first attempt
-    computed is stored, so the next attempt only redoes the cell that hung.
+    ``workers`` > 1 runs that many kernels at once, each with ``cores // workers`` threads: after
+    the study grid has stored every result, most chapters only read them back and draw, and
+    their kernels' start-up and plotting use one core each. :data:`TIMED_CHAPTERS` run first,
+    alone. The longest chapters of the last run (``summary.json``) start first.
     """
     from tqdm.auto import tqdm
 
-    runs = []
-    with _kernel_environment(), tqdm(chapters, desc="chapters", unit="chapter",
+    one = partial(_run_chapter_retrying, out_dir=out_dir, params=params, kernel_name=kernel_name,
+                  cell_timeout=cell_timeout, stall_timeout=stall_timeout, stall_retries=stall_retries)
+    alone = [p for p in chapters if workers <= 1 or p.stem in TIMED_CHAPTERS]
+    shared = [p for p in chapters if p not in alone]
+    runs: dict[Path, ChapterRun] = {}
+    with _kernel_environment(), tqdm(total=len(chapters), desc="chapters", unit="chapter",
                                      disable=not progress, file=sys.stderr) as bar:
-        for path in bar:
+        for path in alone:
             bar.set_postfix_str(path.stem)
-            run = run_chapter(path, out_dir / f"{path.stem}.ipynb", params, kernel_name=kernel_name,
-                              progress=progress, cell_timeout=cell_timeout, stall_timeout=stall_timeout)
-            for _ in range(stall_retries):
-                if not run.stalled:
-                    break
-                first, seconds = run.first_failure or run.failure_line(), run.seconds
-                attempts = run.attempts + 1
-                print(f"{path.stem}: {run.failure_line()}; running it again", file=sys.stderr)
-                run = run_chapter(path, out_dir / f"{path.stem}.ipynb", params, kernel_name=kernel_name,
-                                  progress=progress, cell_timeout=cell_timeout, stall_timeout=stall_timeout)
-                run.attempts, run.first_failure = attempts, first
-                run.seconds = round(run.seconds + seconds, 2)
-            runs.append(run)
-    return runs
+            runs[path] = one(path, progress=progress)
+            bar.update()
+        if shared:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            bar.set_postfix_str(f"{workers} at a time, {threads} thread{'s' * (threads > 1)} each")
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_limit_threads, initargs=(threads,)) as pool:
+                futures = {pool.submit(one, path, progress=False): path
+                           for path in _longest_first(shared, out_dir)}
+                for future in as_completed(futures):
+                    path = futures[future]
+                    try:
+                        runs[path] = future.result()
+                    except Exception as exc:  # the worker process itself died: report, never hide
+                        runs[path] = ChapterRun(path.stem, _display_path(out_dir / f"{path.stem}.ipynb"),
+                                                ok=False, error=f"{type(exc).__name__}: {_first_line(str(exc))}")
+                    bar.update()
+    return [runs[p] for p in chapters]
+
+
+def _run_chapter_retrying(path: Path, out_dir: Path, params: dict[str, Any], kernel_name: str, progress: bool,
+                          cell_timeout: float | None, stall_timeout: float | None,
+                          stall_retries: int) -> ChapterRun:
+    """:func:`run_chapter`, run again in a new kernel (up to ``stall_retries`` times) when it stalled:
+    a stall is a fault of the kernel transport, not of the chapter, and what the first attempt
+    computed is stored, so the next attempt only redoes the cell that hung."""
+    output = out_dir / f"{path.stem}.ipynb"
+    run = run_chapter(path, output, params, kernel_name=kernel_name, progress=progress,
+                      cell_timeout=cell_timeout, stall_timeout=stall_timeout)
+    for _ in range(stall_retries):
+        if not run.stalled:
+            break
+        first, seconds = run.first_failure or run.failure_line(), run.seconds
+        attempts = run.attempts + 1
+        print(f"{path.stem}: {run.failure_line()}; running it again", file=sys.stderr)
+        run = run_chapter(path, output, params, kernel_name=kernel_name, progress=progress,
+                          cell_timeout=cell_timeout, stall_timeout=stall_timeout)
+        run.attempts, run.first_failure = attempts, first
+        run.seconds = round(run.seconds + seconds, 2)
+    return run
+
+
+def _limit_threads(threads: int) -> None:
+    """In a chapter worker process: its kernels (children) inherit this thread budget."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
+def _longest_first(chapters: Sequence[Path], out_dir: Path) -> list[Path]:
+    """The chapters by their time in the last run's ``summary.json``, longest first (book order
+    where there is none: a first run)."""
+    try:
+        last = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+        seconds = {c["chapter"]: float(c["seconds"]) for c in last.get("chapters", [])}
+    except (OSError, ValueError, KeyError, TypeError):
+        seconds = {}
+    return sorted(chapters, key=lambda p: -seconds.get(p.stem, 0.0))
 
 
 # --------------------------------------------------------------------------- the book
@@ -637,7 +696,7 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
               book_dir: Path = BOOK_DIR, build_dir: Path | None = None,
               progress: bool = True, cell_timeout: float | None = None,
               stall_timeout: float | None = None, text_model: str | None = None,
-              audio_model: str | None = None) -> Report:
+              audio_model: str | None = None, workers: int = 1) -> Report:
     """Run the chosen chapters on ``profile`` and (optionally) build the book; print a summary.
 
     Chapters come from ``book_dir``, executed notebooks go to ``runs_dir/<profile>/``, the built
@@ -647,7 +706,7 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
     one off) default to the profile's values: no chapter can wait forever (:func:`run_chapter`).
     ``text_model`` / ``audio_model`` (a folder, hub id or short name; None: the profile's) go to
     every chapter as ``TEXT_MODEL`` / ``AUDIO_MODEL``; a missing folder or an unreachable hub id
-    fails here, before any chapter runs.
+    fails here, before any chapter runs. ``workers`` kernels run at once (:func:`run_chapters`).
     """
     from sernb.models.text import resolve_text_model
     from sernb.models.wav2vec import resolve_audio_model
@@ -657,7 +716,7 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
     specs = [resolve_text_model(text_model)] if text_model is not None else []
     if audio_model is not None:
         specs.append(resolve_audio_model(audio_model))
-    out_dir = Path(runs_dir) / profile
+    out_dir = Path(runs_dir).resolve() / profile  # the kernels run in the book's folder
     params = parameters(profile, data_root, device, extra_parameters, text_model, audio_model)
     report = Report(profile=profile, parameters=params, kernel_python=kernel_python())
     _check_kernel(report.kernel_python)
@@ -665,8 +724,11 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
     cell_timeout = settings.cell_timeout if cell_timeout is None else cell_timeout
     stall_timeout = settings.stall_timeout if stall_timeout is None else stall_timeout
     report.cell_timeout, report.stall_timeout = cell_timeout or None, stall_timeout or None
-    report.chapters = run_chapters(selected, out_dir, params, progress=progress,
+    report.chapter_workers = max(1, workers)
+    start = time.perf_counter()
+    report.chapters = run_chapters(selected, out_dir, params, progress=progress, workers=report.chapter_workers,
                                    cell_timeout=report.cell_timeout, stall_timeout=report.stall_timeout)
+    report.chapters_wall_seconds = round(time.perf_counter() - start, 2)
     report.peak_kernel_rss_mb = largest_child_rss_mb()
     if build:
         start = time.perf_counter()
@@ -686,8 +748,8 @@ def reproduce(profile: str = "offline", data_root: str | os.PathLike | None = No
 def largest_child_rss_mb() -> float | None:
     """Peak resident memory of the largest finished child process (the chapter kernels), in MB.
 
-    Linux reports it for RUSAGE_CHILDREN in KiB; it is what "the book fits in N GB" means,
-    since the chapters run one kernel at a time.
+    Linux reports it for RUSAGE_CHILDREN in KiB (descendants included once waited for). With
+    chapters run at once, the book needs up to ``workers`` times this.
     """
     try:
         import resource
@@ -715,7 +777,12 @@ def summary(report: Report) -> str:
     lines = [f"profile {report.profile!r}, kernel python {report.kernel_python or '?'}"]
     lines += ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
     total = sum(c.seconds for c in report.chapters) + report.book_seconds
-    lines.append(f"total {total:.1f} s")
+    if report.chapter_workers > 1 and report.chapters_wall_seconds:
+        lines.append(f"total {report.chapters_wall_seconds + report.book_seconds:.1f} s wall "
+                     f"({total:.1f} s of chapter and build time; up to {report.chapter_workers} chapters at once, "
+                     f"{', '.join(TIMED_CHAPTERS)} alone)")
+    else:
+        lines.append(f"total {total:.1f} s")
     if report.peak_kernel_rss_mb is not None:
         lines.append(f"peak memory of the largest chapter kernel: {report.peak_kernel_rss_mb:.0f} MB (RSS)")
     if report.book_error:

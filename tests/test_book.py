@@ -10,6 +10,8 @@ notebooks land in runs/, and the built pages load nothing from the network.
 from __future__ import annotations
 
 import ast
+import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -386,3 +388,38 @@ def test_papermill_parses_every_parameter(chapter: Path):
     assigned = {node.targets[0].id for node in ast.parse(cell.source).body}
     assert names == assigned, f"{chapter.name}: papermill cannot parse {sorted(assigned - names)}"
 
+
+
+# --------------------------------------------------------------------------- chapters at once
+
+MINI_CLOCK = '''\
+# %% tags=["parameters"]
+PROFILE = "offline"
+LOG = ""
+
+# %%
+import json, os, time
+start = time.time()
+time.sleep(4)
+with open(LOG, "a") as log:
+    log.write(json.dumps({"threads": os.environ.get("OMP_NUM_THREADS"), "start": start, "end": time.time()}) + "\\n")
+'''
+
+
+def test_chapters_run_two_at_once_with_one_thread_each_and_the_timed_chapter_alone(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    stems = ["01_a", "02_b", "03_c", rp.TIMED_CHAPTERS[0]]
+    logs = {stem: tmp_path / f"{stem}.jsonl" for stem in stems}
+    for stem in stems:
+        (book / f"{stem}.py").write_text(MINI_CLOCK.replace('LOG = ""', f'LOG = {str(logs[stem])!r}'))
+    report = rp.reproduce(profile="smoke", runs_dir=tmp_path / "runs", book_dir=book, build=False,
+                          progress=False, workers=2)
+    assert [c.chapter for c in report.chapters] == sorted(stems) and report.ok, rp.summary(report)
+    seen = {stem: json.loads(logs[stem].read_text()) for stem in stems}
+    timed = seen.pop(rp.TIMED_CHAPTERS[0])
+    assert all(timed["end"] <= s["start"] for s in seen.values())  # alone, before the others
+    assert {s["threads"] for s in seen.values()} == {str(max(1, (os.cpu_count() or 1) // 2))}
+    first, second, third = sorted(seen.values(), key=lambda s: s["start"])
+    assert second["start"] < first["end"]  # two kernels at once
+    assert "up to 2 chapters at once" in rp.summary(report)
