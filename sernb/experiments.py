@@ -690,10 +690,14 @@ def provenance_line(results: Result | Sequence[Result]) -> str:
 
 
 def _corpus_name(meta: dict[str, Any]) -> str:
-    """``SYNTHETIC (default-cues)``: a generated corpus with its folder (size, cue or plain)."""
+    """``SYNTHETIC (default-cues)``: a generated corpus with its folder (size, cue or plain), the
+    folder above ``IEMOCAP_full_release`` when the data root is that sub-folder."""
     if not meta.get("synthetic"):
         return str(meta.get("corpus"))
-    return f"SYNTHETIC ({Path(meta['data_root']).name})" if meta.get("data_root") else "SYNTHETIC"
+    if not meta.get("data_root"):
+        return "SYNTHETIC"
+    root = Path(meta["data_root"])
+    return f"SYNTHETIC ({root.parent.name if root.name == 'IEMOCAP_full_release' else root.name})"
 
 
 def _model_extra(config: ExperimentConfig) -> dict[str, Any]:

@@ -453,8 +453,13 @@ def _save(folder: Path, state: _TrainerState, model: nn.Module, optimizer: torch
     """
     epoch = len(state.history)
     last = f"weights-e{epoch:03d}.safetensors"
-    atomic_write_bytes(folder / last, save_safetensors(_cpu_copy(trained_state(model))))
+    kept_now = state.best_epoch == epoch and state.best_weights is not None  # already copied by update()
+    atomic_write_bytes(folder / last, save_safetensors(state.best_weights if kept_now else
+                                                       _cpu_copy(trained_state(model))))
     best = f"weights-e{state.best_epoch:03d}.safetensors"
+    if not (folder / best).is_file() and state.best_weights is not None:
+        # a checkpoint written before one file per epoch, resumed: its kept weights live in memory
+        atomic_write_bytes(folder / best, save_safetensors(state.best_weights))
     payload = {
         "history": state.history, "best_score": state.best_score, "best_epoch": state.best_epoch,
         "top_score": state.top_score, "bad_epochs": state.bad_epochs, "stopped_early": state.stopped_early, "finished": state.finished,

@@ -147,6 +147,32 @@ def test_checkpoints_hold_what_training_changes_and_resume_a_frozen_encoder(tmp_
         load_trained_state(build_model("audio_only"), saved, tmp_path / files[0])
 
 
+def test_a_checkpoint_from_before_one_file_per_epoch_resumes_and_keeps_its_kept_weights(tmp_path):
+    """Older checkpoints kept the kept epoch in ``best-eNNN``: resumed, that epoch's file is written
+    from the weights in memory instead of pointing at a file that was never made."""
+    from safetensors.torch import load_file
+
+    from sernb.train import STATE_FILE
+
+    flat = config(epochs=3, lr=0.0, epoch_selection="best")  # no learning: epoch 1 stays the kept one
+    model, train, val = make("audio_only")
+    with pytest.raises(Killed):
+        fit(model, train, val, flat, n_classes=6, checkpoint_dir=tmp_path, on_epoch_end=kill_after(2))
+    payload = torch.load(tmp_path / STATE_FILE, weights_only=True)
+    assert payload["best_file"] == "weights-e001.safetensors"
+    (tmp_path / "weights-e001.safetensors").rename(tmp_path / "best-e001.safetensors")  # the old layout
+    payload["best_file"] = "best-e001.safetensors"
+    torch.save(payload, tmp_path / STATE_FILE)
+    kept = load_file(tmp_path / "best-e001.safetensors")
+    resumed_model, train, val = make("audio_only")
+    result = fit(resumed_model, train, val, flat, n_classes=6, checkpoint_dir=tmp_path)
+    assert result.best_epoch == 1
+    assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == ["weights-e001.safetensors",
+                                                                        "weights-e003.safetensors"]
+    again = load_file(tmp_path / torch.load(tmp_path / STATE_FILE, weights_only=True)["best_file"])
+    assert all(torch.equal(again[k], kept[k]) for k in kept)
+
+
 def test_same_seed_same_numbers_other_seed_other_numbers():
     runs = []
     for seed in (0, 0, 1):

@@ -178,3 +178,26 @@ def test_table1_row_says_what_ran_and_reports_no_paper_numbers(smoke_corpus, tmp
     row = frame.set_index("system").loc["whisper_audio"]
     assert row["status"] == "ran" and "Whisper tiny.en encoder (frozen" in row["audio_encoder"]
     assert "not in the paper" in row["paper_name"] and pd.isna(row["paper_reported_accuracy"])
+
+
+def test_speaker_normalised_states_train_and_a_lone_recording_is_refused(smoke_corpus, tmp_path, capsys):
+    from sernb.models.checkpoint import load_model
+    from sernb.models.inputs import INPUT_PROVIDERS
+
+    out = tmp_path / "train"
+    assert main(["train", "--system", "whisper_audio", "--model-option", "state_norm=speaker", "--profile", "smoke",
+                 "--data-root", smoke_corpus, "--epochs", "1", "--max-frames", "150", "--device", "cpu", "--out",
+                 str(out), "--results", str(tmp_path / "results"), "--no-progress"]) == 0, capsys.readouterr().err
+    model, _ = load_model(out / "model")
+    assert model.state_norm == "speaker" and "per speaker" in model.encoders()["audio"]
+    table = load_corpus(tiny(smoke_corpus, "whisper_audio"))
+    vectors = INPUT_PROVIDERS["whisper_pooled"](model, table, {"device": "cpu", "max_frames": 150})
+    stacked = pd.DataFrame(np.concatenate(vectors)).groupby(table["speaker"].to_numpy())
+    assert np.allclose(stacked.mean().to_numpy(), 0, atol=1e-4)
+    varying = stacked.std(ddof=0).to_numpy() > 0.5  # a dimension constant within a speaker stays 0
+    assert varying.mean() > 0.9 and np.allclose(stacked.std(ddof=0).to_numpy()[varying], 1, atol=1e-3)
+    capsys.readouterr()
+    assert main(["predict", table["wav_path"].iloc[0], "--checkpoint", str(out / "model")]) != 0
+    assert "one recording has none" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="needs pool='meanstd'"):
+        build_model("whisper_audio", state_norm="speaker", pool="attentive")
