@@ -77,6 +77,22 @@ def test_predict_with_a_modality_missing():
             TrainConfig(epochs=1, modality_dropout=0.3, progress=False))
 
 
+def test_robustness_runs_the_text_backbone_once_per_batch_with_the_same_predictions(monkeypatch):
+    model, data = toy_model_and_data()
+    model.eval()
+    plain = [predict(model, data, batch_size=4, missing=gone).probs for gone in (None, "audio")]
+    calls = []
+    computed = type(model.text).backbone_states
+    monkeypatch.setattr(type(model.text), "backbone_states",
+                        lambda self, ids, mask: calls.append(1) or computed(self, ids, mask))
+    with robustness.text_states_once(model):
+        once = [predict(model, data, batch_size=4, missing=gone).probs for gone in (None, "audio", None)]
+    batches = -(-len(data) // 4)
+    assert len(calls) == batches  # the first condition computed them; the others read them back
+    assert np.array_equal(once[0], plain[0]) and np.array_equal(once[1], plain[1]) and np.array_equal(once[2], plain[0])
+    assert "backbone_states" not in vars(model.text)  # the class's method again after the block
+
+
 @pytest.mark.parametrize("snr", [30.0, 10.0, 0.0, -5.0])
 def test_noise_has_the_requested_snr(snr):
     t = np.arange(16000) / 16000
