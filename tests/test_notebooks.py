@@ -66,7 +66,7 @@ def test_chapter_runs_on_smoke_profile(chapter: Path, tmp_path: Path):
 
 #: Chapter "Real speech" on a small corpus in each free layout, with the systems that show each
 #: path: trained, refused for want of audio (MELD's CSVs) or for words that carry no emotion.
-REAL_LAYOUTS = {"ravdess": ["audio_only", "text_only"], "cremad": ["text_only"],
+REAL_LAYOUTS = {"ravdess": ["audio_only", "text_only", "whisper_audio"], "cremad": ["text_only"],
                 "meld_csv": ["text_only", "audio_only"], "folder": ["audio_only"]}
 
 
@@ -82,7 +82,8 @@ def test_real_speech_chapter_on_each_layout(layout: str, tmp_path: Path, smoke_c
               "PROTOCOL": "official" if layout == "meld_csv" else "random",  # one fold each; test_corpora
               # runs the speaker-independent protocols through `sernb train`
               # one audio variant on one layout is enough to run that section's code
-              "AUDIO_VARIANTS": {"per-speaker normalisation": {"mfcc_norm": "speaker"}} if layout == "ravdess" else {}}
+              "AUDIO_VARIANTS": {"per-speaker normalisation": {"mfcc_norm": "speaker"}} if layout == "ravdess" else {},
+              "WHISPER_VARIANTS": {"standardised per speaker": {"state_norm": "speaker"}}}
     run_with_nbval(parameterised_copy(chapter, tmp_path, params), tmp_path, f"{chapter.name} on a {layout} fixture")
 
 
