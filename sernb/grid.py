@@ -517,7 +517,7 @@ def _make_executor(options: ExecutorOptions, n_runs: int = 1) -> Any:
     if options.executor == "local":
         executor = submitit.LocalExecutor(folder=folder)
         # a local worker works through many runs: its limit is --time per run it may take. Its
-        # thread budget goes in its environment (_thread_env), not in a `setup` shell, so that
+        # thread budget goes in its environment (thread_env), not in a `setup` shell, so that
         # cancelling (Ctrl-C) reaches the worker itself
         executor.update_parameters(timeout_min=options.time_min * n_runs, gpus_per_node=options.gpus_per_job)
         return executor
@@ -637,8 +637,9 @@ def work_through(tasks: Sequence[RunTask], index: int = 0, threads: int | None =
 
 
 @contextlib.contextmanager
-def _thread_env(threads: int | None) -> Iterator[None]:
-    """OMP/MKL/OpenBLAS thread limits in the environment the local workers start with."""
+def thread_env(threads: int | None) -> Iterator[None]:
+    """OMP/MKL/OpenBLAS thread limits in the environment the local workers start with (the grid's
+    run workers, and the chapter kernels :func:`sernb.reproduce.run_chapters` runs at once)."""
     names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
     saved = {k: os.environ.get(k) for k in names}
     if threads:
@@ -662,7 +663,7 @@ def _execute_pool(pending: list[RunTask], options: ExecutorOptions) -> list[Outc
     n = 1 if options.executor == "debug" else min(options.workers or 1, len(pending))
     threads = options.threads if options.executor == "local" else None
     jobs = []
-    with _thread_env(threads):
+    with thread_env(threads):
         for i in range(n):
             if options.executor == "local" and options.gpus_per_job:
                 g = options.gpus_per_job

@@ -474,10 +474,12 @@ def run_chapters(chapters: Sequence[Path], out_dir: Path, params: dict[str, Any]
             runs[path] = one(path, progress=progress)
             bar.update()
         if shared:
+            from sernb.grid import thread_env
+
             threads = max(1, (os.cpu_count() or 1) // workers)
             bar.set_postfix_str(f"{workers} at a time, {threads} thread{'s' * (threads > 1)} each")
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_limit_threads, initargs=(threads,)) as pool:
+            # the worker processes, and the kernels they start, inherit the thread budget
+            with thread_env(threads), ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 futures = {pool.submit(one, path, progress=False): path
                            for path in _longest_first(shared, out_dir)}
                 for future in as_completed(futures):
@@ -511,12 +513,6 @@ def _run_chapter_retrying(path: Path, out_dir: Path, params: dict[str, Any], ker
         run.attempts, run.first_failure = attempts, first
         run.seconds = round(run.seconds + seconds, 2)
     return run
-
-
-def _limit_threads(threads: int) -> None:
-    """In a chapter worker process: its kernels (children) inherit this thread budget."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = str(threads)
 
 
 def _longest_first(chapters: Sequence[Path], out_dir: Path) -> list[Path]:
