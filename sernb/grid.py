@@ -161,7 +161,7 @@ def _protocol(c: _Chapter) -> list[Planned]:  # 08_protocol
     for system in c.p.get("SYSTEMS", ["audio_only", "text_only", "ours"]):
         plans.append(c.plan(c.config(system, protocol="random")))
         plans.append(c.plan(c.config(system, protocol="loso", seeds=loso_seeds)))
-    for system in c.p.get("VALIDATION_SYSTEMS", ["baseline", "ours"]):
+    for system in c.p.get("VALIDATION_SYSTEMS", ["baseline", "audio_only"]):
         for source in ("speakers", "rows"):
             plans.append(c.plan(c.config(system, protocol="loso", seeds=loso_seeds, validation=source)))
     four_protocol = c.p.get("FOUR_CLASS_PROTOCOL", "random")

@@ -171,10 +171,10 @@ def test_empty_optional_fields_leave_the_experiment_key_unchanged():
 
 # ------------------------------------------------------------------ training with every remedy
 
-def toy_model_and_data(tmp_path=None, n: int = 32):
+def toy_model_and_data(tmp_path=None, n: int = 32, text_layers: int | None = None):
     """Tiny 'ours' plus utterances whose label is in the words and the tone; wavs when a folder is given."""
     torch.manual_seed(0)
-    model = build_model("ours", text_model="tiny-deberta")
+    model = build_model("ours", text_model="tiny-deberta", text_layers=text_layers)
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 6, n)
     texts = [f"I am {WORDS[c]} about the door {i}" for i, c in enumerate(labels)]
@@ -242,6 +242,22 @@ def test_training_with_every_remedy_is_deterministic_and_resumes(tmp_path):
         train_with_everything(tmp_path / "b", tmp_path / "ckpt", kill_after_epoch_1)
     _, resumed, _ = train_with_everything(tmp_path / "b", tmp_path / "ckpt")
     assert strip(resumed.history) == strip(straight.history)
+
+
+def test_a_warm_memo_of_the_frozen_text_layers_trains_exactly_like_a_cold_one():
+    """Fine-tuning the top text layer only: the second run finds the lower states memoised and
+    must still draw the same random numbers and reach the same numbers."""
+    from sernb.models import text
+
+    text._LOWER_STATES.clear()
+    histories = []
+    for _ in range(2):
+        model, data = toy_model_and_data(text_layers=1)
+        config = TrainConfig(epochs=2, batch_size=8, patience=None, progress=False, lr=1e-3)
+        result = fit(model, data.subset(range(24)), data.subset(range(24, 32)), config, n_classes=6)
+        histories.append(strip(result.history))
+        assert sum(map(len, text._LOWER_STATES.values())) == 32  # every transcript, once
+    assert histories[0] == histories[1]
 
 
 # ------------------------------------------------------------------ end to end on the smoke corpus

@@ -279,6 +279,43 @@ def test_text_layers_out_of_range_is_named():
         build_model("ours", text_model="minilm", text_layers=9)
 
 
+@pytest.mark.parametrize(("text_model", "top"), [("minilm", 2), ("tiny-deberta", 1)])
+def test_the_frozen_layers_below_the_fine_tuned_top_run_once_per_transcript(text_model, top):
+    from sernb.models import text as text_module
+
+    text_module._LOWER_STATES.clear()
+    encoder = TextEncoder(text_model, 16, finetune=True, train_layers=top).eval()
+    ids = [encoder.tokenize([t])[0] for t in ("I am so happy today!", "no", "what a terrible day it was")]
+    batch = torch.zeros(3, max(map(len, ids)), dtype=torch.long)
+    mask = lengths_mask([len(x) for x in ids])
+    for i, x in enumerate(ids):
+        batch[i, :len(x)] = torch.as_tensor(x)
+    lowest = encoder.backbone.encoder.layer[0]
+    calls = []
+    lowest.register_forward_hook(lambda *_: calls.append(1))
+    with torch.no_grad():
+        whole = encoder.backbone(input_ids=batch, attention_mask=mask.long()).last_hidden_state
+        assert len(calls) == 1
+        first, again = encoder.backbone_states(batch, mask), encoder.backbone_states(batch, mask)
+    assert torch.allclose(first[mask], whole[mask], atol=1e-5)  # the same states, padding aside
+    assert torch.equal(first, again)
+    n_lengths = len({len(x) for x in ids})
+    assert len(calls) == 1 + n_lengths  # the lower part ran once per length group, then never again
+    # a second encoder with the same frozen weights (the next run of a grid worker) shares the memo
+    TextEncoder(text_model, 16, finetune=True, train_layers=top).backbone_states(batch, mask)
+    assert len(calls) == 1 + n_lengths
+    # new weights below the top forget the memo; the top layers still get gradients, the rest none
+    state = {k: v + 0.5 if k.startswith("backbone.embeddings.") and v.is_floating_point() else v
+             for k, v in encoder.state_dict().items()}
+    encoder.load_state_dict(state)
+    encoder.train()
+    moved = encoder.backbone_states(batch, mask)
+    assert not torch.allclose(moved[mask], first[mask], atol=1e-3)
+    moved.sum().backward()
+    assert all(p.grad is not None for p in encoder.backbone.encoder.layer[-1].parameters())
+    assert all(p.grad is None for p in lowest.parameters())
+
+
 def test_per_utterance_mfcc_norm_standardises_each_clip_over_its_real_frames():
     from sernb.models.audio import MFCCNorm
 
