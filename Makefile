@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e '.[book,dev]'
+	$(BIN)/python -c "from sernb.utils import compile_librosa_kernels as c; c()"  # numba's cache, written once
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sernb)" >/dev/null
 	touch $@
 

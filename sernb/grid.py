@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from sernb.errors import UserInputError
+from sernb.utils import compile_librosa_kernels
 
 EXECUTORS = ("local", "slurm", "debug")
 
@@ -568,6 +569,7 @@ def run_grid(experiments: Iterable[Any] | Grid, options: ExecutorOptions | None 
     pending = longest_first(grid.pending, options.workers or 1)
     if pending:
         _prepare_workers()
+        compile_librosa_kernels()  # the workers then read numba's cache, never write it side by side
         if options.executor == "slurm":
             report.outcomes = _execute_slurm(pending, options)
         else:

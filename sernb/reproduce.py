@@ -39,7 +39,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sernb.utils import PROJECT_ROOT, atomic_write_json, atomic_write_text
+from sernb.utils import PROJECT_ROOT, atomic_write_json, atomic_write_text, compile_librosa_kernels
 
 BOOK_DIR = PROJECT_ROOT / "book"
 RUNS_DIR = PROJECT_ROOT / "runs"
@@ -464,6 +464,7 @@ def run_chapters(chapters: Sequence[Path], out_dir: Path, params: dict[str, Any]
 
     one = partial(_run_chapter_retrying, out_dir=out_dir, params=params, kernel_name=kernel_name,
                   cell_timeout=cell_timeout, stall_timeout=stall_timeout, stall_retries=stall_retries)
+    compile_librosa_kernels()  # the kernels then read numba's cache, never write it side by side
     alone = [p for p in chapters if workers <= 1 or p.stem in TIMED_CHAPTERS]
     shared = [p for p in chapters if p not in alone]
     runs: dict[Path, ChapterRun] = {}

@@ -37,6 +37,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+#: librosa modules whose numba kernels compile when imported and are cached on disk beside them.
+LIBROSA_COMPILED = ("librosa.util.utils", "librosa.core.audio", "librosa.core.pitch", "librosa.beat")
+
+
+def compile_librosa_kernels() -> None:
+    """Import librosa's numba-compiled modules here, once, before this process starts workers.
+
+    Their kernels compile at import and are cached in two files per kernel beside librosa. Two
+    processes compiling one kernel at the same moment (the first workers of a fresh install) can
+    leave those two files from different compilations, and from then on every process that calls
+    the kernel crashes with a segmentation fault (numba issue #10128; here ``librosa.yin`` killed a
+    chapter's kernel). Compiled once by the parent, the workers only read the cache.
+    """
+    import importlib
+
+    for module in LIBROSA_COMPILED:
+        importlib.import_module(module)
+
+
 def pick_device(prefer: str | None = "auto"):
     """Return a ``torch.device``: CUDA when present (or asked for), else CPU.
 

@@ -75,6 +75,36 @@ def test_cli_dry_run_lists_the_runs(smoke_corpus, tmp_path, capsys):
     assert "apply to --system" in capsys.readouterr().err
 
 
+def test_librosa_kernels_compile_in_the_parent_before_any_worker_process_starts(monkeypatch, tmp_path):
+    """Workers compiling numba's cached kernels side by side can corrupt the cache for good (a later
+    librosa.yin crashed a chapter's kernel): grids, chapter pools and MFCC pools compile them first."""
+    import joblib
+
+    from sernb import reproduce
+    from sernb.data import features
+
+    events = []
+    for module in (grid, reproduce, features):
+        monkeypatch.setattr(module, "compile_librosa_kernels", lambda: events.append("compile"))
+    monkeypatch.setattr(grid, "_execute_pool", lambda pending, options: events.append("grid workers") or [])
+    task = grid.RunTask(_config("unused"), 0, "random-seed0", str(tmp_path / "run"), "key")
+    grid.run_grid(grid.Grid([], [task], [], tmp_path), grid.ExecutorOptions(progress=False), finalize=False)
+    monkeypatch.setattr(reproduce, "_run_chapter_retrying", lambda path, **kw: events.append("kernel"))
+    reproduce.run_chapters([Path("06_efficiency.ipynb")], tmp_path, {}, progress=False)
+
+    class Recording:
+        def __init__(self, **kw):
+            events.append("mfcc workers")
+
+        def __call__(self, jobs):
+            return (job[0](*job[1], **job[2]) for job in jobs)
+
+    monkeypatch.setattr(joblib, "Parallel", Recording)
+    monkeypatch.setattr(features, "_extract_one", lambda path, config, target: (None, "skipped"))
+    list(features._compute([(0, "a.wav", None), (1, "b.wav", None)], features.MFCCConfig(), 2, False))
+    assert events == ["compile", "grid workers", "compile", "kernel", "compile", "mfcc workers"]
+
+
 def test_longest_runs_go_first_ties_keep_their_order():
     def task(system: str, seed: int = 0, **changes) -> grid.RunTask:
         config = ExperimentConfig.from_profile("offline", system=system, **changes)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sernb.data.audio import AudioError, clip_digest, load_audio
-from sernb.utils import clean_stale_temp, config_hash, data_home, load_array, save_array
+from sernb.utils import clean_stale_temp, compile_librosa_kernels, config_hash, data_home, load_array, save_array
 
 logger = logging.getLogger("sernb")
 
@@ -232,6 +232,7 @@ def _compute(
     else:
         from joblib import Parallel, delayed
 
+        compile_librosa_kernels()  # before the workers import librosa side by side
         parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size="auto")
         outputs = parallel(delayed(_extract_one)(path, config, target) for _, path, target in todo)
     with bar:
