@@ -66,7 +66,8 @@ RUNTIME_FIELDS = ("device", "progress", "profile")
 #: does not invalidate every cached result.
 OPTIONAL_FIELDS = ("mitigations", "text_layers", "audio_encoder")
 #: Fields added later whose default is not empty: left out of the key at that default.
-DEFAULT_FIELDS = {"text_source": "gold", "synth_cues": False, "epoch_selection": "best"}
+DEFAULT_FIELDS = {"text_source": "gold", "synth_cues": False, "epoch_selection": "best",
+                  "selection_metric": "balanced_accuracy"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +109,11 @@ class ExperimentConfig(RunSettings):
         if not self.seeds:
             raise UserInputError(None, "seeds is empty: give at least one seed (e.g. --seeds 1 runs seed 0)")
         from sernb.data.corpora import canonical_classes
-        from sernb.profiles import parse_protocol
+        from sernb.profiles import EPOCH_SELECTIONS, SELECTION_METRICS, parse_protocol
+
+        for name, allowed in (("epoch_selection", EPOCH_SELECTIONS), ("selection_metric", SELECTION_METRICS)):
+            if getattr(self, name) not in allowed:
+                raise UserInputError(None, f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
 
         try:
             object.__setattr__(self, "classes", canonical_classes(self.corpus, self.classes))

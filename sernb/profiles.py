@@ -79,6 +79,8 @@ def setting(default: Any, help: str, **cli: Any) -> Any:
 
 #: How :func:`sernb.train.fit` picks the epoch a run keeps (the ``epoch_selection`` setting).
 EPOCH_SELECTIONS = ("best", "one-se", "last")
+#: Validation scores early stopping and epoch selection can follow (the ``selection_metric`` setting).
+SELECTION_METRICS = ("balanced_accuracy", "weighted_f1", "macro_f1", "accuracy")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,15 +89,18 @@ class TrainingSettings:
     and :class:`sernb.train.TrainConfig` (one call of ``fit``); defaults are the paper's (Section 4.2)."""
 
     epochs: int = setting(20, "maximum epochs")
-    patience: int | None = setting(5, "early-stopping patience in epochs on validation balanced accuracy "
-                                   "(none: train every epoch)")
+    patience: int | None = setting(5, "early-stopping patience in epochs on the validation score "
+                                   "(selection_metric; none: train every epoch)")
     batch_size: int = setting(64, "batch size")
     lr: float = setting(1e-4, "learning rate of the new layers (the paper's 1e-4)")
     lr_text: float = setting(2e-5, "learning rate of the pretrained text encoder (the paper's 2e-5)")
-    epoch_selection: str = setting("best", "the epoch whose weights a run keeps, by validation balanced accuracy: "
+    epoch_selection: str = setting("best", "the epoch whose weights a run keeps, by the validation score: "
                                    "best (the highest, the paper's), one-se (the latest epoch within one standard "
                                    "error of the highest: on a small validation set a later, better-trained epoch "
                                    "that ties within noise wins) or last", choices=EPOCH_SELECTIONS)
+    selection_metric: str = setting("balanced_accuracy", "the validation score early stopping and epoch "
+                                    "selection follow: balanced_accuracy (UA, this book's headline), weighted_f1 "
+                                    "(MELD's customary score), macro_f1 or accuracy", choices=SELECTION_METRICS)
     class_weights: bool = setting(False, "weight the loss by inverse class frequency")
     device: str = setting("auto", "auto, cpu, cuda or cuda:N (auto picks CUDA when present)")
     progress: bool = setting(True, "progress bars", cli=False)

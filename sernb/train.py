@@ -144,7 +144,7 @@ def _autocast(device: torch.device, amp: bool):
 
 def _scores(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> dict[str, float]:
     m = classification_metrics(labels, preds, [str(i) for i in range(n_classes)])
-    return {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"], "macro_f1": m["macro_f1"]}
+    return {k: m[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1")}
 
 
 @torch.no_grad()
@@ -215,7 +215,7 @@ def fit(model: nn.Module, train_set: SERDataset, val_set: SERDataset | None, con
     """Train ``model`` on ``train_set``, early-stop on ``val_set``; return the history.
 
     The model ends with the weights of the epoch ``config.epoch_selection`` keeps (by default the
-    best on validation). ``on_epoch_end(record)`` runs after each epoch is
+    best on validation, scored by ``config.selection_metric``). ``on_epoch_end(record)`` runs after each epoch is
     recorded and checkpointed (a notebook can plot live; a test can simulate a crash).
     ``augment(epoch)`` returns that epoch's training set (same utterances in the same order,
     augmented inputs; see :class:`sernb.augment.EpochAugmenter`); batches stay those of ``train_set``.
@@ -260,11 +260,11 @@ def fit(model: nn.Module, train_set: SERDataset, val_set: SERDataset | None, con
             record["cpu_seconds"] = time.process_time() - cpu_start  # honest under a busy machine
             record["lr"] = optimizer.param_groups[0]["lr"]
             state.update(record, model, has_val, config.patience, config.epochs, config.epoch_selection,
-                         len(val_set) if has_val else 0)
+                         len(val_set) if has_val else 0, config.selection_metric)
             if ckpt is not None:
                 _save(ckpt, state, model, optimizer, scheduler, asdict(config))
             bar.update(1)
-            bar.set_postfix({k: round(record[k], 3) for k in ("loss", "val_balanced_accuracy") if k in record})
+            bar.set_postfix({k: round(record[k], 3) for k in ("loss", f"val_{config.selection_metric}") if k in record})
             if on_epoch_end is not None:
                 on_epoch_end(record)
     finally:
@@ -387,9 +387,9 @@ class _TrainerState:
     best_weights: dict[str, torch.Tensor] | None = None  # trained_state of the kept epoch
 
     def update(self, record: dict[str, float], model: nn.Module, has_val: bool, patience: int | None,
-               epochs: int, selection: str = "best", n_val: int = 0) -> None:
+               epochs: int, selection: str = "best", n_val: int = 0, metric: str = "balanced_accuracy") -> None:
         self.history.append(record)
-        score = record["val_balanced_accuracy"] if has_val else float(len(self.history))
+        score = record[f"val_{metric}"] if has_val else float(len(self.history))
         if score > self.top_score:
             self.top_score, self.bad_epochs = score, 0
         else:
@@ -407,7 +407,8 @@ def keeps_epoch(selection: str, score: float, kept: float, top: float, n_val: in
 
     ``one-se`` keeps the latest epoch within one standard error of the top score, the binomial
     sqrt(p(1-p)/n) of ``n_val`` validation rows: on ~100 rows two epochs 3 points apart are a tie,
-    and the later one has seen more of the learning-rate schedule.
+    and the later one has seen more of the learning-rate schedule (for an F1 score the same width
+    serves as an approximation).
     """
     if selection == "last":
         return True

@@ -211,6 +211,27 @@ def test_epoch_selection_rules(selection, scores, kept):
     assert state.bad_epochs == len(scores) - 1 - scores.index(max(scores))  # patience counts from the top
 
 
+def test_the_selection_metric_chooses_what_early_stopping_and_the_kept_epoch_follow():
+    from sernb.experiments import ExperimentConfig
+    from sernb.train import _TrainerState
+
+    # UA peaks at epoch 2, weighted F1 (the majority class recovered) at epoch 3
+    records = [{"epoch": 1, "val_balanced_accuracy": 0.30, "val_weighted_f1": 0.40},
+               {"epoch": 2, "val_balanced_accuracy": 0.50, "val_weighted_f1": 0.45},
+               {"epoch": 3, "val_balanced_accuracy": 0.40, "val_weighted_f1": 0.60}]
+    kept = {}
+    for metric in ("balanced_accuracy", "weighted_f1"):
+        state = _TrainerState()
+        for record in records:
+            state.update(record, torch.nn.Linear(2, 2), True, 1, 3, "best", 1000, metric)
+        kept[metric] = (state.best_epoch, state.stopped_early)
+    assert kept == {"balanced_accuracy": (2, True), "weighted_f1": (3, False)}
+    config = ExperimentConfig.from_profile("smoke", selection_metric="weighted_f1")
+    assert config.train_config(seed=0).selection_metric == "weighted_f1"
+    with pytest.raises(ValueError, match="selection_metric"):
+        ExperimentConfig.from_profile("smoke", selection_metric="f1")
+
+
 def test_class_weights_follow_sklearn_balanced():
     w = class_weights(np.array([0, 0, 0, 1]), 3)
     assert np.allclose(w.numpy(), [4 / 9, 4 / 3, 4 / 3])
