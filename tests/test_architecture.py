@@ -79,7 +79,8 @@ def test_profiles_and_experiments_share_the_settings():
     assert all(set(values) <= set(setting_names()) for p in PROFILES.values() for values in p.system_settings.values())
     shared = {f.name for f in fields(TrainConfig)} & set(setting_names())
     assert shared == {f.name for f in fields(TrainingSettings)}
-    assert shared == {"epochs", "batch_size", "lr", "lr_text", "patience", "epoch_selection", "class_weights", "device", "progress"}
+    assert shared == {"epochs", "batch_size", "lr", "lr_text", "patience", "epoch_selection", "selection_metric",
+                      "class_weights", "device", "progress"}
     config = ExperimentConfig.from_profile("offline", epochs=3)
     train = config.train_config(seed=1)
     assert all(getattr(train, name) == getattr(config, name) for name in shared) and train.seed == 1
