@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -309,7 +309,8 @@ class TextEncoder(nn.Module):
         """
         memo = self._lower_memo()
         rows = [ids[i, :int(n)] for i, n in enumerate(mask.sum(1).tolist())]
-        keys = [r.cpu().numpy().tobytes() for r in rows]
+        host = ids.cpu().numpy()  # one copy off the device for the keys, not one per row
+        keys = [host[i, :len(r)].tobytes() for i, r in enumerate(rows)]
         todo: dict[int, list[int]] = {}
         for i, key in enumerate(keys):
             if key not in memo:
@@ -332,10 +333,8 @@ class TextEncoder(nn.Module):
         if self._lower_key is None:
             top = {f"encoder.layer.{i}." for i in range(len(self.backbone.encoder.layer))[-self._top_layers:]}
             h = hashlib.sha256(f"{self.spec.location}:below top {self._top_layers}".encode())
-            for name, tensor in self.backbone.state_dict().items():
-                if not any(name.startswith(prefix) for prefix in top):
-                    h.update(name.encode())
-                    h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+            _hash_tensors(h, ((name, tensor) for name, tensor in self.backbone.state_dict().items()
+                              if not any(name.startswith(prefix) for prefix in top)))
             self._lower_key = h.hexdigest()
         if self._lower_key not in _LOWER_STATES:
             _LOWER_STATES.clear()  # one encoder's states at a time bounds the memory
@@ -362,9 +361,7 @@ class TextEncoder(nn.Module):
 
             h = hashlib.sha256(fingerprint(__name__).encode())  # the code that computes the states
             h.update(f"{type(self.tokenizer).__name__}:{len(self.tokenizer)}:{self.max_tokens}".encode())
-            for name, tensor in self.backbone.state_dict().items():
-                h.update(name.encode())
-                h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+            _hash_tensors(h, self.backbone.state_dict().items())
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
 
@@ -387,6 +384,13 @@ def _freeze_below_top(backbone: nn.Module, k: int, label: str) -> list[nn.Module
 #: frozen weights, so the runs of one grid worker (all MiniLM below its top 2 layers) compute each
 #: transcript's states once between them.
 _LOWER_STATES: dict[str, dict[bytes, torch.Tensor]] = {}
+
+
+def _hash_tensors(h: hashlib._Hash, named: Iterable[tuple[str, torch.Tensor]]) -> None:
+    """Feed each tensor's name and raw bytes to ``h`` (weights as cache keys)."""
+    for name, tensor in named:
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
 
 
 def _forget_lower_states(encoder: TextEncoder, _keys: object) -> None:
