@@ -70,6 +70,9 @@ WHISPER_VARIANTS = {  # whisper_audio (when in SYSTEMS) with one change each (mo
     "60 epochs (patience 10)": {"epochs": 60},
     "standardised per speaker, 60 epochs": {"state_norm": "speaker", "epochs": 60},
 }
+TEXT_VARIANTS = {  # text_only (when in SYSTEMS, on a corpus with dialogs: MELD) with one change each
+    "after the previous 2 turns": {"text_context": 2},
+}
 
 # %%
 import dataclasses
@@ -82,7 +85,10 @@ from tqdm.auto import tqdm
 
 from sernb import compare, experiments, viz
 from sernb.data import corpora
+from sernb.data.table import dialog_context
 from sernb.errors import UserInputError
+from sernb.models.text import TextEncoder
+from sernb.profiles import setting_names
 
 viz.setup_notebook()
 pd.DataFrame([{"corpus": c.name, "classes": ", ".join(c.native) if c.native else "from its CSV",
@@ -201,17 +207,21 @@ if results:
 
 # %%
 def run_variants(system: str, variants: dict, patience: int) -> pd.DataFrame:
-    """One experiment per variant (model options; "epochs" sets the epochs and ``patience``), same
-    folds and seeds; UA, WA, the kept epoch and each variant's effect against the first row."""
+    """One experiment per variant, same folds and seeds. A variant's run settings ("epochs", which
+    brings ``patience`` unless it sets its own; "text_context"; any other) change the run, the rest
+    are model options. UA, WA, weighted F1, the kept epoch and each variant's effect against the
+    first row."""
     done = {}
     for name, change in tqdm(variants.items(), desc=f"{system} variants"):
-        change = dict(change)
-        epochs = change.pop("epochs", None)
-        overrides = {"epochs": epochs, "patience": patience} if epochs else {}
-        done[name] = experiments.run(dataclasses.replace(base, system=system, model_options=change, **overrides))
+        overrides = {k: v for k, v in change.items() if k in setting_names()}
+        options = {k: v for k, v in change.items() if k not in overrides}
+        if "epochs" in overrides:
+            overrides.setdefault("patience", patience)
+        done[name] = experiments.run(dataclasses.replace(base, system=system, model_options=options, **overrides))
     effect = pd.DataFrame({name: {"UA (%)": 100 * r.metrics["balanced_accuracy"],
                                   "UA std": 100 * r.metrics["std"]["balanced_accuracy"],
                                   "WA (%)": 100 * r.metrics["accuracy"],
+                                  "weighted F1 (%)": 100 * r.metrics["weighted_f1"],
                                   "median best epoch": r.runs["best_epoch"].median()}
                            for name, r in done.items()}).T
     effect["effect on UA (points)"] = effect["UA (%)"] - effect["UA (%)"].iloc[0]
@@ -241,6 +251,30 @@ elif root is not None:
     print(f"whisper_audio: {notes.get('whisper_audio', 'not in SYSTEMS')}")
 
 # %% [markdown]
+# ## The words before: dialog context
+#
+# MELD is cut from conversations, and an utterance's emotion often depends on what was said
+# just before it ("Oh really?" after good news and after bad). With `text_context = k` the text
+# encoder reads each utterance followed by its dialog's previous k turns, newest first, as a
+# second segment after the separator token; only the turns before it, never the ones after.
+# The context shapes the utterance's token states inside the encoder, but the mean pooling
+# (and, in the paper's model, the cross-modal attention) reads the utterance's own tokens
+# alone, so the audio frames still attend to the words that were spoken in the clip. These
+# are the two functions that do it:
+
+# %%
+viz.show_source(dialog_context)
+viz.show_source(TextEncoder.utterance_mask)
+
+# %%
+dialogs = root is not None and real.groupby("dialog").size().max() > 1
+if dialogs and "text_only" in runnable:
+    display(run_variants("text_only", {"the utterance alone": {}, **TEXT_VARIANTS}, patience=5))
+elif root is not None:
+    print("text_only with dialog context: " + ("this corpus has no dialogs (every clip is its own)" if not dialogs
+                                                else "text_only is not in SYSTEMS or cannot run here"))
+
+# %% [markdown]
 # What to look for: on the synthetic corpus the words were written to carry the emotion, so
 # the text systems lead; on an acted corpus with fixed sentences only the voice can, and the
 # audio branch has to carry the whole task. That is where the paper's MFCC-BiLSTM is weakest:
@@ -264,3 +298,6 @@ elif root is not None:
 #    does knowing the voices buy?
 # 4. Write a labels CSV for ten recordings of your own (two speakers at least) and point
 #    `REAL_ROOT` at it. Which protocol does the chapter choose, and what happens with one speaker?
+# 5. On MELD's CSVs, put `{"text_context": 1}`, `{"text_context": 2}` and `{"text_context": 4}` in
+#    `TEXT_VARIANTS`. Does more context keep helping, and where does the 128-token limit start
+#    cutting it (the context is cut first, its oldest turns)?

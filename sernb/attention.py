@@ -64,6 +64,7 @@ def attention_maps(model: nn.Module, table: pd.DataFrame, rows: np.ndarray, labe
     """Attention maps (and predictions) of ``model`` for the utterances at ``rows`` of ``table``."""
     from sernb.data.dataset import SERDataset
     from sernb.experiments import prepare_inputs
+    from sernb.models.inputs import dialog_contexts
     from sernb.train import predict
 
     part = table.iloc[np.asarray(rows)].reset_index(drop=True)
@@ -71,9 +72,10 @@ def attention_maps(model: nn.Module, table: pd.DataFrame, rows: np.ndarray, labe
     inputs = prepare_inputs(model, part, {"device": device, "progress": False})
     out = predict(model, SERDataset(inputs, targets, max_frames=max_frames), batch_size=batch_size,
                   device=device, keep_attention=range(len(part)))
-    ids = model.text.tokenize(part["text"].tolist())
+    ids = model.text.tokenize(part["text"].tolist(), dialog_contexts(part))
     return [AttentionMap(str(r.utt_id), str(r.label), labels[int(out.preds[i])], str(r.text),
-                         model.text.tokenizer.convert_ids_to_tokens(ids[i].tolist()), out.attention[i],
+                         model.text.tokenizer.convert_ids_to_tokens(ids[i][:out.attention[i].shape[-1]].tolist()),
+                         out.attention[i],
                          str(r.wav_path))
             for i, r in enumerate(part.itertuples())]
 

@@ -30,6 +30,7 @@ import pandas as pd
 
 from sernb.data.dataset import SERDataset
 from sernb.data.features import MFCCConfig, mfcc
+from sernb.models.inputs import SpeakerStats, dialog_contexts, speaker_normalised
 
 
 @dataclass(frozen=True)
@@ -293,18 +294,27 @@ class EpochAugmenter:
     """
 
     def __init__(self, mitigations: Mitigations, table: pd.DataFrame, train: SERDataset, model: Any,
-                 seed: int, max_frames: int | None, mfcc_config: MFCCConfig | None = None) -> None:
+                 seed: int, max_frames: int | None, mfcc_config: MFCCConfig | None = None,
+                 speaker_stats: SpeakerStats | None = None) -> None:
         if len(table) != len(train):
             raise ValueError(f"EpochAugmenter: {len(table)} table rows for {len(train)} training utterances")
         self.settings = mitigations
         self.train, self.model, self.seed = train, model, seed
         self.max_frames, self.mfcc_config = max_frames, mfcc_config or MFCCConfig()
         self.texts = table["text"].astype(str).tolist()
+        self.contexts = dialog_contexts(table)  # a replaced word changes the utterance, never its context
         self.waves: list[np.ndarray] = []
         audio = mitigations.augment_audio
         if audio is not None:
             if "mfcc" not in train.inputs:
                 raise ValueError("augment_audio needs a system that reads MFCC frames (batch field 'mfcc')")
+            # a model fed per-speaker MFCCs gets its augmented clips standardised the same way
+            per_speaker = getattr(getattr(getattr(model, "audio", None), "norm", None), "per_speaker", False)
+            self.speaker_stats = speaker_stats if per_speaker else None
+            if per_speaker and speaker_stats is None:
+                raise ValueError("augment_audio on speaker-normalised MFCCs needs the speakers' statistics "
+                                 "(speaker_stats, from sernb.models.inputs.speaker_stats)")
+            self.speakers = table["speaker"].tolist() if per_speaker else []
             self.waves = self._load_waves(table, audio)
         if mitigations.augment_text is not None:
             if "tokens" not in train.inputs:
@@ -342,6 +352,8 @@ class EpochAugmenter:
                 augmented, changed = augment_wave(wave, self.settings.augment_audio, rng, self.mfcc_config.sr)
                 if changed:
                     frames[i] = mfcc(augmented, self.mfcc_config)
+                    if self.speaker_stats is not None:
+                        frames[i] = speaker_normalised([frames[i]], [self.speakers[i]], self.speaker_stats)[0]
         return frames
 
     def _tokens(self, epoch: int) -> list[np.ndarray]:
@@ -353,14 +365,17 @@ class EpochAugmenter:
             if new != text:
                 changed[i] = new
         if changed:
-            for i, ids in zip(changed, self.model.text.tokenize(list(changed.values())), strict=True):
+            contexts = None if self.contexts is None else [self.contexts[i] for i in changed]
+            for i, ids in zip(changed, self.model.text.tokenize(list(changed.values()), contexts), strict=True):
                 tokens[i] = ids
         return tokens
 
 
 def epoch_augmenter(mitigations: Mitigations, table: pd.DataFrame, train: SERDataset, model: Any,
-                    seed: int, max_frames: int | None) -> EpochAugmenter | None:
+                    seed: int, max_frames: int | None, speaker_stats: SpeakerStats | None = None
+                    ) -> EpochAugmenter | None:
     """An :class:`EpochAugmenter` when ``mitigations`` augment anything, else None (used by experiments)."""
     if not mitigations.augments:
         return None
-    return EpochAugmenter(mitigations, table.reset_index(drop=True), train, model, seed, max_frames)
+    return EpochAugmenter(mitigations, table.reset_index(drop=True), train, model, seed, max_frames,
+                          speaker_stats=speaker_stats)

@@ -280,6 +280,9 @@ def validation_vs_test(results: Iterable[Result]) -> pd.DataFrame:
     rows = []
     for result in results:
         source = result.config.get("validation", "speakers")
+        if source == "none":
+            raise ValueError(f"{result.record['system']} was trained without validation rows (validation none): "
+                             "it has no validation score to compare with its test score")
         for run in result.record["runs"]:
             history = result.record["history"][run["name"]]
             kept = next(h for h in history if h["epoch"] == run["best_epoch"])

@@ -38,7 +38,7 @@ from sernb.data.dataset import SERDataset
 from sernb.data.table import label_targets
 from sernb.fingerprint import code_fingerprint
 from sernb.metrics import SCALARS, classification_metrics, mean_std, summarize
-from sernb.models.inputs import INPUT_PROVIDERS, prepare_inputs, register_input  # noqa: F401 (re-exported)
+from sernb.models.inputs import INPUT_PROVIDERS, dialog_contexts, prepare_inputs, register_input  # noqa: F401 (re-exported)
 from sernb.models.registry import build_with_shared, get_system
 from sernb.profiles import (
     Profile,
@@ -67,7 +67,7 @@ RUNTIME_FIELDS = ("device", "progress", "profile")
 OPTIONAL_FIELDS = ("mitigations", "text_layers", "audio_encoder")
 #: Fields added later whose default is not empty: left out of the key at that default.
 DEFAULT_FIELDS = {"text_source": "gold", "synth_cues": False, "epoch_selection": "best",
-                  "selection_metric": "balanced_accuracy"}
+                  "selection_metric": "balanced_accuracy", "text_context": 0}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,14 +106,20 @@ class ExperimentConfig(RunSettings):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise UserInputError(None, f"{name} must be a positive whole number, not {value!r}")
+        if not isinstance(self.text_context, int) or self.text_context < 0:
+            raise UserInputError(None, f"text_context must be a whole number of turns, 0 or more, not {self.text_context!r}")
         if not self.seeds:
             raise UserInputError(None, "seeds is empty: give at least one seed (e.g. --seeds 1 runs seed 0)")
         from sernb.data.corpora import canonical_classes
-        from sernb.profiles import EPOCH_SELECTIONS, SELECTION_METRICS, parse_protocol
+        from sernb.profiles import EPOCH_SELECTIONS, SELECTION_METRICS, VALIDATIONS, parse_protocol
 
-        for name, allowed in (("epoch_selection", EPOCH_SELECTIONS), ("selection_metric", SELECTION_METRICS)):
+        for name, allowed in (("epoch_selection", EPOCH_SELECTIONS), ("selection_metric", SELECTION_METRICS),
+                              ("validation", VALIDATIONS)):
             if getattr(self, name) not in allowed:
                 raise UserInputError(None, f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        if self.validation == "none" and self.patience is not None:
+            raise UserInputError(None, f"validation none leaves early stopping (patience {self.patience}) no "
+                                 "validation score to watch: set patience none (--patience none) and the epochs")
 
         try:
             object.__setattr__(self, "classes", canonical_classes(self.corpus, self.classes))
@@ -277,16 +283,22 @@ def usable_rows(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFrame:
 def with_text_source(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with the text ``config.text_source`` asks for: the corpus' own (``gold``) or the
     offline speech recogniser's transcript of every clip (``asr``; :func:`sernb.asr_study.recognised`,
-    cached), in training and test alike. The gold text stays in ``gold_text``."""
-    if config.text_source == "gold" or table.attrs.get("text_source") == "asr":
-        return table
-    if config.text_source != "asr":
+    cached), in training and test alike. The gold text stays in ``gold_text``. With
+    ``config.text_context`` a ``context`` column holds each utterance's previous turns of that text
+    (:func:`sernb.data.table.dialog_context`), which the text encoder reads as a second segment."""
+    if config.text_source not in ("gold", "asr"):
         from sernb.errors import UserInputError
 
         raise UserInputError(None, f"text_source={config.text_source!r}; choose gold or asr")
-    from sernb.asr_study import recognised
+    if config.text_source == "asr" and table.attrs.get("text_source") != "asr":
+        from sernb.asr_study import recognised
 
-    return recognised(table, progress=config.progress)
+        table = recognised(table, progress=config.progress)
+    if config.text_context:
+        from sernb.data.table import dialog_context
+
+        table = table.assign(context=dialog_context(table, config.text_context))
+    return table
 
 
 def class_names(classes: int | str, corpus: str = "synthetic", table: pd.DataFrame | None = None) -> list[str]:
@@ -318,9 +330,19 @@ def check_inputs(config: ExperimentConfig, table: pd.DataFrame) -> list[str]:
     from sernb.data.corpora import get_corpus
     from sernb.errors import UserInputError
 
-    needs = set(get_system(config.system).needs)
+    system = get_system(config.system)
+    needs = set(system.needs)
     corpus = get_corpus(config.corpus)
     root = table.attrs.get("root")
+    if config.text_context:
+        if "text" not in needs or system.config is None:
+            raise UserInputError(None, f"text_context (--text-context) gives the text encoder of the paper's model "
+                                 f"and its variants (ours, text_only, baseline, ...) the previous turns; system "
+                                 f"{config.system!r} " + ("reads no text" if "text" not in needs else
+                                                          "reads its text its own way"))
+        if table.groupby("dialog").size().max() < 2:
+            raise UserInputError(root, f"text_context={config.text_context}: this {corpus.name} corpus has no dialogs "
+                                 "(every utterance is a dialog of its own), so there are no previous turns to read")
     if needs & {"audio", "wav"} and table.attrs.get("audio") is False:
         raise UserInputError(root, f"system {config.system!r} hears audio, but this {corpus.name} corpus has no "
                              "clips (CSVs only); run a text system (text_only) or give the folder with the clips")
@@ -512,11 +534,15 @@ def _run_fold_locked(config: ExperimentConfig, table: pd.DataFrame, fold: Any, s
     model = build_with_shared(config.system, len(labels), config.shared_model_options(), **config.model_options)
     targets = label_targets(table["label"], labels)
     dataset = SERDataset(prepare_inputs(model, table, context), targets, max_frames=config.max_frames)
-    train, val, test = (dataset.subset(rows) for rows in (fold.train, fold.val, fold.test))
+    train_rows, val_rows = list(fold.train), list(fold.val)
+    if config.validation == "none":  # no score reads them: the validation rows train too
+        train_rows, val_rows = train_rows + val_rows, []
+    train, test = dataset.subset(train_rows), dataset.subset(fold.test)
+    val = dataset.subset(val_rows) if val_rows else None
     if hasattr(model, "fit_audio_stats") and "mfcc" in train.inputs:
         model.fit_audio_stats(torch.from_numpy(np.concatenate(train.inputs["mfcc"])))
-    augment = epoch_augmenter(config.remedies, table.iloc[list(fold.train)], train, model,
-                              seed, config.max_frames)
+    augment = epoch_augmenter(config.remedies, table.iloc[train_rows], train, model, seed, config.max_frames,
+                              speaker_stats=context.get("mfcc_speaker_stats"))
     fitted = fit(model, train, val, config.train_config(seed), n_classes=len(labels),
                  checkpoint_dir=folder / "checkpoint", augment=augment)
     chosen = _attention_rows(test.labels, config.attention_samples)
@@ -531,7 +557,7 @@ def _run_fold_locked(config: ExperimentConfig, table: pd.DataFrame, fold: Any, s
         "stopped_early": fitted.stopped_early, "seconds": fitted.seconds,
         "seconds_per_epoch": fitted.seconds_per_epoch,
         "device": describe_device(torch.device(fitted.device)),  # in this process: a grid worker's threads
-        "n_train": len(train), "n_val": len(val), "n_test": len(test), "history": fitted.history,
+        "n_train": len(train), "n_val": len(val_rows), "n_test": len(test), "history": fitted.history,
     }
     preds = pd.DataFrame({"run": folder.name, "fold": fold.name, "seed": seed,
                           "utt_id": table["utt_id"].to_numpy()[rows],
@@ -584,7 +610,9 @@ def _attention_records(model: nn.Module, table: pd.DataFrame, rows: np.ndarray, 
         key = f"{run_name}#{j}"
         tokens = []
         if text is not None:
-            tokens = text.tokenizer.convert_ids_to_tokens(text.tokenize([table["text"].iloc[rows[i]]])[0].tolist())
+            row = table.iloc[[rows[i]]]
+            ids = text.tokenize(row["text"].tolist(), dialog_contexts(row))[0]
+            tokens = text.tokenizer.convert_ids_to_tokens(ids[:weights.shape[-1]].tolist())  # the utterance's
         samples.append({"key": key, "run": run_name, "utt_id": str(table["utt_id"].iloc[rows[i]]),
                         "label": labels[int(out.labels[i])], "pred": labels[int(out.preds[i])],
                         "text": str(table["text"].iloc[rows[i]]), "tokens": tokens,

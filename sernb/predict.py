@@ -156,6 +156,10 @@ def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike,
         notes.append(f"{wav} was not read: this model is text-only")
     if reads_text:
         inputs["tokens"] = model.text.tokenize([text])  # a frozen encoder runs on the fly here
+        turns = (info.get("experiment") or {}).get("text_context") or 0
+        if turns:
+            notes.append(f"the model was trained reading each utterance after its previous {turns} turn(s) of dialog; "
+                         "a lone recording has none, so it is read like a dialog's first turn")
         if len(inputs["tokens"][0]) >= model.text.max_tokens:
             notes.append(f"the transcript was cut to its first {model.text.max_tokens} tokens (the model's limit)")
     out = predict(model, SERDataset(inputs, max_frames=info.get("max_frames")), device=device,

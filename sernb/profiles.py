@@ -79,6 +79,8 @@ def setting(default: Any, help: str, **cli: Any) -> Any:
 
 #: How :func:`sernb.train.fit` picks the epoch a run keeps (the ``epoch_selection`` setting).
 EPOCH_SELECTIONS = ("best", "one-se", "last")
+#: Where validation rows come from (the ``validation`` setting).
+VALIDATIONS = ("speakers", "rows", "none")
 #: Validation scores early stopping and epoch selection can follow (the ``selection_metric`` setting).
 SELECTION_METRICS = ("balanced_accuracy", "weighted_f1", "macro_f1", "accuracy")
 
@@ -140,8 +142,9 @@ class RunSettings(TrainingSettings):
                                      "holds the test set's sampling)")
     validation: str = setting("speakers", "where early stopping's validation rows come from under a "
                               "speaker-independent protocol: speakers held out of training (speakers) or "
-                              "rows of the training speakers (rows, for comparison)",
-                              choices=("speakers", "rows"))
+                              "rows of the training speakers (rows, for comparison); none: no validation rows "
+                              "under any protocol, they train too and each run keeps its last epoch (a fixed "
+                              "schedule chosen beforehand; needs patience none)", choices=VALIDATIONS)
     max_frames: int | None = setting(300, "MFCC frames kept per clip, 100 per second (none: keep all)")
     frame_pool: int = setting(1, "average k MFCC frames before the audio encoder (1: the paper's 10 ms steps)")
     max_tokens: int = setting(128, "text padded/truncated to this many tokens (the paper's 128)")
@@ -154,6 +157,10 @@ class RunSettings(TrainingSettings):
     text_source: str = setting("gold", "where every utterance's text comes from, in training and test: gold "
                                "(the corpus' transcripts) or asr (the offline speech recogniser's, "
                                "sernb.asr, cached)", choices=("gold", "asr"))
+    text_context: int = setting(0, "previous turns of its dialog the text encoder reads with each utterance "
+                                "(newest first, as a second segment; the layers above the encoder pool and "
+                                "attend to the utterance's own tokens only); 0: the utterance alone, the paper. "
+                                "Corpora with dialogs: MELD, IEMOCAP")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -186,7 +186,8 @@ def predict(model: nn.Module, dataset: SERDataset, *, batch_size: int = 64, devi
             loss_sum += float(F.cross_entropy(logits, labels, weight=_on(weight, device), reduction="sum"))
             known += len(labels)
         if keep and out.get("attention") is not None:
-            _keep_attention(out["attention"], out.get("frame_mask"), batch, rows, keep, attention)
+            _keep_attention(out["attention"], out.get("frame_mask"), out.get("token_mask"), batch, rows, keep,
+                            attention)
     if probs is None:
         raise ValueError("predict: the dataset is empty")
     loss = loss_sum / known if known == n else None
@@ -197,11 +198,13 @@ def _on(weight: torch.Tensor | None, device: torch.device) -> torch.Tensor | Non
     return None if weight is None else weight.to(device)
 
 
-def _keep_attention(weights: torch.Tensor, frame_mask: torch.Tensor | None, batch: dict[str, torch.Tensor],
-                    rows: np.ndarray, keep: set[int], into: dict[int, np.ndarray]) -> None:
-    """Store (heads, real frames, real tokens) slices of the attention maps of chosen rows."""
+def _keep_attention(weights: torch.Tensor, frame_mask: torch.Tensor | None, token_mask: torch.Tensor | None,
+                    batch: dict[str, torch.Tensor], rows: np.ndarray, keep: set[int], into: dict[int, np.ndarray]
+                    ) -> None:
+    """Store (heads, real frames, the utterance's tokens) slices of the attention maps of chosen rows."""
     frame_mask = batch["mfcc_mask"] if frame_mask is None else frame_mask
-    token_mask = batch["tokens_mask"] if "tokens_mask" in batch else batch["text_states_mask"]
+    if token_mask is None:
+        token_mask = batch["tokens_mask"] if "tokens_mask" in batch else batch["text_states_mask"]
     for j, row in enumerate(rows):
         if int(row) in keep:
             t, length = int(frame_mask[j].sum()), int(token_mask[j].sum())

@@ -320,7 +320,7 @@ def relayout(table, base: Path, layout: str) -> Path:
         base.mkdir(parents=True, exist_ok=True)
         for split, part in frame.groupby("_split"):
             part = part.drop(columns="_split").copy()
-            part["Dialogue_ID"] = range(len(part))  # ids restart per split, as in MELD
-            part["Utterance_ID"] = 0
+            part["Dialogue_ID"] = [i // 3 for i in range(len(part))]  # ids restart per split, as in MELD
+            part["Utterance_ID"] = [i % 3 for i in range(len(part))]  # dialogs of three turns
             part.to_csv(base / CSV_NAMES[split], index=False)
     return base

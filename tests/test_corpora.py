@@ -156,6 +156,21 @@ def test_a_model_option_the_system_does_not_take_is_refused(smoke_corpus, tmp_pa
         assert not (tmp_path / system / "result.json").exists()
 
 
+def test_without_validation_rows_they_train_too_and_each_run_keeps_its_last_epoch(smoke_table, tmp_path, capsys):
+    root = relayout(smoke_table, tmp_path / "ravdess", "ravdess")
+    common = ("--corpus", "ravdess", "--data-root", str(root), "--system", "audio_only", "--protocol", "actor-kfold",
+              "--seeds", "1")
+    held, _ = _trained(capsys, tmp_path / "held", *common)
+    none, _ = _trained(capsys, tmp_path / "none", *common, "--validation", "none", "--patience", "none",
+                       "--epochs", "2")
+    for kept, used in zip(held["runs"], none["runs"], strict=True):
+        assert kept["n_val"] > 0 and used["n_val"] == 0 and used["n_test"] == kept["n_test"]
+        assert used["n_train"] == kept["n_train"] + kept["n_val"]  # the same test speakers, more training ones
+        assert used["best_epoch"] == used["epochs_run"] == 2  # nothing scored: the last epoch
+    code, _, err = _train(capsys, *common, "--validation", "none", "--patience", "2", "--out", str(tmp_path / "x"))
+    assert code == 2 and "set patience none" in err
+
+
 def test_train_text_only_on_fixed_sentences_is_refused(smoke_table, tmp_path, capsys):
     root = relayout(smoke_table, tmp_path / "cremad", "cremad")
     code, _, err = _train(capsys, "--corpus", "cremad", "--data-root", str(root), "--system", "text_only",
@@ -179,6 +194,30 @@ def test_train_meld_text_only_from_csvs(smoke_table, tmp_path, capsys):
     code, _, err = _train(capsys, "--corpus", "meld", "--data-root", str(root), "--system", "audio_only",
                           "--out", str(tmp_path / "out2"))
     assert code == 2 and "no clips" in err
+
+
+def test_meld_text_only_reads_each_utterance_with_its_previous_turns(smoke_table, tmp_path, capsys):
+    root = relayout(smoke_table, tmp_path / "meld", "meld_csv")
+    table = load("meld", root)
+    context = ExperimentConfig.from_profile("smoke", corpus="meld", text_context=2)
+    from sernb.experiments import with_text_source
+
+    rows = with_text_source(context, table).set_index("utt_id")
+    first, second, third = (rows.loc[f"train_dia0_utt{k}"] for k in range(3))
+    assert (first["context"], second["context"]) == ("", first["text"])
+    assert third["context"] == f"{second['text']} | {first['text']}"  # newest first
+    record, _ = _trained(capsys, tmp_path / "out", "--corpus", "meld", "--data-root", str(root), "--system",
+                         "text_only", "--protocol", "official", "--text-context", "2")
+    assert record["config"]["text_context"] == 2
+    for system, why in (("audio_only", "reads no text"), ("blstm_dcnn", "its own way")):
+        with pytest.raises(UserInputError, match=why):
+            check_inputs(ExperimentConfig.from_profile("smoke", system=system, text_context=1), table)
+    cremad = relayout(smoke_table, tmp_path / "cremad", "cremad")
+    code, _, err = _train(capsys, "--corpus", "cremad", "--data-root", str(cremad), "--system", "ours",
+                          "--text-context", "1", "--out", str(tmp_path / "out2"))
+    assert code == 2 and "no dialogs" in err
+    with pytest.raises(UserInputError, match="text_context must be a whole number"):
+        ExperimentConfig.from_profile("smoke", text_context=-1)
 
 
 def test_train_labelled_folder(smoke_table, tmp_path, capsys):

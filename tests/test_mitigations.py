@@ -227,6 +227,26 @@ def test_augmenter_changes_inputs_per_epoch_and_is_seeded(tmp_path):
     assert torch.isfinite(batch["mfcc"]).all()
 
 
+def test_augmented_clips_reach_a_speaker_normalised_model_standardised_like_the_clean_ones(tmp_path):
+    """Found on RAVDESS: with mfcc_norm="speaker" every augmented clip reached the model as raw MFCCs
+    among per-speaker standardised ones (UA fell from 52.8% to 38.1%)."""
+    from sernb.models.inputs import speaker_normalised, speaker_stats
+
+    _, data = toy_model_and_data(tmp_path, n=8)
+    model = build_model("audio_only", mfcc_norm="speaker")
+    speakers = ["a", "b"] * 4
+    stats = speaker_stats(list(data.inputs["mfcc"]), speakers)
+    train = SERDataset({"mfcc": speaker_normalised(list(data.inputs["mfcc"]), speakers, stats)}, data.labels)
+    table = data.table.assign(speaker=speakers)
+    same_wave = Mitigations.parse({"augment_audio": {"p_noise": 0, "p_speed": 0, "p_gain": 1, "gain_db": 0}})
+    augmented = EpochAugmenter(same_wave, table, train, model, seed=0, max_frames=None, speaker_stats=stats)(0)
+    for clean, again in zip(train.inputs["mfcc"], augmented.inputs["mfcc"], strict=True):
+        assert again is not clean  # recomputed from the (unchanged) waveform ...
+        np.testing.assert_allclose(again, clean, atol=1e-4)  # ... and standardised with the speaker's statistics
+    with pytest.raises(ValueError, match="speakers' statistics"):
+        EpochAugmenter(same_wave, table, train, model, seed=0, max_frames=None)
+
+
 def test_training_with_every_remedy_is_deterministic_and_resumes(tmp_path):
     """Epoch 1 comes from a separate, killed run and epoch 2 from its resumption: both must match."""
     class Killed(Exception):

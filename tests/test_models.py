@@ -363,3 +363,40 @@ def test_speaker_normalisation_standardises_each_speaker_over_all_their_clips():
     assert np.allclose(out[2].mean(0), 0, atol=1e-5)
     assert not np.allclose(out[0].mean(0), 0, atol=1e-2)  # a clip keeps its level within its speaker
     assert build_model("audio_only", n_classes=4, mfcc_norm="speaker").audio.norm.per_speaker
+
+
+@pytest.mark.parametrize("text_model", ["minilm", "tiny-deberta"])
+def test_a_dialog_context_shapes_the_utterance_states_but_only_the_utterance_is_pooled(text_model, tmp_path):
+    """text_context: the encoder reads [utterance SEP previous turns]. The context is what gets cut to
+    fit, a first turn reads alone, and pooling, attention and frozen states keep the utterance's tokens."""
+    torch.manual_seed(0)
+    model = build_model("text_only", text_model=text_model, max_tokens=16).eval()
+    encoder = model.text
+    texts = ["I am so happy today", "no", "what a terrible day it was and it goes on and on and on and on"]
+    contexts = ["", "did you take my sandwich from the fridge this morning | hello there Joey", "we lost"]
+    alone, paired = encoder.tokenize(texts), encoder.tokenize(texts, contexts)
+    assert (paired[0] == alone[0]).all()  # a dialog's first turn: nothing before it
+    assert len(paired[1]) == 16 and (paired[1][:len(alone[1])] == alone[1]).all()  # the context is cut, not "no"
+    assert len(alone[2]) == 16 and (paired[2] == alone[2]).all()  # no room left: the utterance alone
+
+    def batch_of(ids):
+        tokens = torch.zeros(len(ids), max(map(len, ids)), dtype=torch.long)
+        for i, x in enumerate(ids):
+            tokens[i, :len(x)] = torch.as_tensor(x)
+        return {"tokens": tokens, "tokens_mask": lengths_mask([len(x) for x in ids])}
+
+    with torch.no_grad():
+        with_context, without = model(batch_of(paired)), model(batch_of(alone))
+    assert with_context["token_mask"].sum(1).tolist() == [len(x) for x in alone]  # pooled: the utterance only
+    assert torch.allclose(with_context["text_vec"][[0, 2]], without["text_vec"][[0, 2]], atol=1e-5)
+    assert not torch.allclose(with_context["text_vec"][1], without["text_vec"][1], atol=1e-3)  # the context counts
+
+    encoder.finetune = False  # a frozen encoder keeps the utterance's states, computed with the context
+    states = frozen_token_states(encoder, texts, contexts=contexts, cache_dir=tmp_path)
+    assert [len(s) for s in states] == [len(x) for x in alone]
+    with torch.no_grad():
+        full = encoder.backbone_states(batch_of(paired)["tokens"][1:2], batch_of(paired)["tokens_mask"][1:2])
+    np.testing.assert_allclose(states[1], full[0, :len(alone[1])].numpy(), atol=1e-5)
+    assert len(frozen_token_states(encoder, texts, cache_dir=tmp_path)[1]) == len(alone[1])  # keyed apart
+    with pytest.raises(ValueError, match="2 contexts for 3 texts"):
+        encoder.tokenize(texts, contexts[:2])

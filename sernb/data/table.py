@@ -123,6 +123,25 @@ def label_targets(labels: Iterable[str] | pd.Series, names: Iterable[str]) -> np
     return targets.to_numpy().astype(np.int64)
 
 
+#: Between the turns of an utterance's dialog context (:func:`dialog_context`).
+CONTEXT_SEPARATOR = " | "
+
+
+def dialog_context(table: pd.DataFrame, turns: int) -> pd.Series:
+    """Each row's previous ``turns`` utterances of its dialog (ordered by ``turn``), newest first and
+    joined with :data:`CONTEXT_SEPARATOR`; ``""`` for a dialog's first turn. Newest first, so a
+    context cut to the token budget loses its oldest words. Only the rows of ``table`` count: a turn
+    its loader skipped (a label outside the class set) is in no one's context. Never a later turn:
+    the context is what a listener had heard before the utterance."""
+    context: dict[Any, str] = {}
+    ordered = table.sort_values(["dialog", "turn"], kind="stable")
+    for _, dialog in ordered.groupby("dialog", sort=False):
+        texts = dialog["text"].fillna("").astype(str).tolist()
+        for j, index in enumerate(dialog.index):
+            context[index] = CONTEXT_SEPARATOR.join(reversed(texts[max(0, j - turns):j]))
+    return pd.Series(context, dtype=object).reindex(table.index)
+
+
 def describe_skips(table: pd.DataFrame) -> str:
     """One line: how many rows were kept, what was skipped and why, and what was repaired."""
     corpus = table.attrs.get("corpus") or (table["corpus"].iloc[0] if len(table) else "table")

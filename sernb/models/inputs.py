@@ -50,26 +50,47 @@ def mfcc_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -
     norm = getattr(getattr(model, "audio", None), "norm", None)
     if getattr(norm, "per_speaker", False):
         if "mfcc_by_speaker" not in context:
-            context["mfcc_by_speaker"] = speaker_normalised(context["mfcc"], table["speaker"].tolist())
+            speakers = table["speaker"].tolist()
+            # kept for the clips that training augments each epoch (sernb.augment): the same statistics
+            context["mfcc_speaker_stats"] = speaker_stats(context["mfcc"], speakers)
+            context["mfcc_by_speaker"] = speaker_normalised(context["mfcc"], speakers, context["mfcc_speaker_stats"])
         return context["mfcc_by_speaker"]
     return context["mfcc"]
 
 
-def speaker_normalised(frames: list[np.ndarray], speakers: list[str]) -> list[np.ndarray]:
-    """Each clip's MFCC frames standardised with its speaker's mean and std over all of that
-    speaker's frames (test speakers' too: their audio, never their labels, which is how speaker
-    normalisation is used under speaker-independent protocols)."""
+SpeakerStats = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def speaker_stats(frames: list[np.ndarray], speakers: list[str]) -> SpeakerStats:
+    """Each speaker's per-coefficient mean and std over all of that speaker's frames (test speakers'
+    too: their audio, never their labels, which is how speaker normalisation is used under
+    speaker-independent protocols)."""
     stats = {}
     for speaker in set(speakers):
         stacked = np.concatenate([f for f, s in zip(frames, speakers, strict=True) if s == speaker])
         stats[speaker] = (stacked.mean(0), np.maximum(stacked.std(0), 1e-5))
+    return stats
+
+
+def speaker_normalised(frames: list[np.ndarray], speakers: list[str], stats: SpeakerStats | None = None
+                       ) -> list[np.ndarray]:
+    """Each clip's MFCC frames standardised with its speaker's statistics (:func:`speaker_stats`,
+    computed from ``frames`` when not given)."""
+    stats = speaker_stats(frames, speakers) if stats is None else stats
     return [((f - stats[s][0]) / stats[s][1]).astype(np.float32) for f, s in zip(frames, speakers, strict=True)]
+
+
+def dialog_contexts(table: pd.DataFrame) -> list[str] | None:
+    """Each row's previous turns, when the run reads them (``text_context``;
+    :func:`sernb.experiments.with_text_source` adds the column), else None."""
+    return table["context"].fillna("").astype(str).tolist() if "context" in table.columns else None
 
 
 @register_input("tokens")
 def token_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -> list[np.ndarray]:
-    """Token ids of every transcript, from the model's text encoder."""
-    return model.text.tokenize(table["text"].tolist())
+    """Token ids of every transcript (with its dialog context when the table has one), from the
+    model's text encoder."""
+    return model.text.tokenize(table["text"].tolist(), dialog_contexts(table))
 
 
 @register_input("text_states")
@@ -77,7 +98,8 @@ def frozen_text_state_input(model: nn.Module, table: pd.DataFrame, context: dict
     """Token states of a frozen text encoder, computed once (and cached on disk)."""
     from sernb.models.text import frozen_token_states
 
-    states = frozen_token_states(model.text, table["text"].tolist(), device=context["device"],
+    states = frozen_token_states(model.text, table["text"].tolist(), contexts=dialog_contexts(table),
+                                 device=context["device"],
                                  progress=context.get("progress", False))
     if getattr(model, "cross", True) is None:
         # Concatenation reads only the mean token: masked_mean(proj(S)) == proj(mean(S)) for the

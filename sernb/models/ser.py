@@ -87,8 +87,8 @@ class SERModel(nn.Module):
                 token_mask = batch["text_states_mask"]
                 tokens = self.text(states=batch["text_states"])
             else:
-                token_mask = batch["tokens_mask"]
-                tokens = self.text(batch["tokens"], token_mask)
+                tokens = self.text(batch["tokens"], batch["tokens_mask"])  # the encoder reads any dialog context
+                token_mask = self.text.utterance_mask(batch["tokens"], batch["tokens_mask"])  # the rest, the utterance
             if text_missing is not None:
                 tokens, token_mask = _null_tokens(tokens, token_mask, text_missing)
             text_vec = _zero_rows(masked_mean(tokens, token_mask), text_missing)
@@ -102,6 +102,7 @@ class SERModel(nn.Module):
                 parts.append(text_vec)
         logits = self.head(concat_fusion(*parts))
         return {"logits": logits, "attention": attention, "frame_mask": frame_mask,
+                "token_mask": token_mask if self.text is not None else None,
                 "audio_vec": audio_vec, "text_vec": text_vec}
 
     def describe(self) -> dict[str, object]:

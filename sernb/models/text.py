@@ -285,10 +285,46 @@ class TextEncoder(nn.Module):
             module.eval()
         return self
 
-    def tokenize(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Token ids per text (special tokens added, truncated to ``max_tokens``), unpadded."""
-        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)["input_ids"]
+    def tokenize(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> list[np.ndarray]:
+        """Token ids per text (special tokens added, truncated to ``max_tokens``), unpadded.
+
+        With ``contexts`` (one per text, ``""`` for none; :func:`sernb.data.table.dialog_context`)
+        a text is the first segment and its context the second, separated by the tokenizer's
+        separator; only the context is cut to fit ``max_tokens`` (its end: the oldest turns). A text
+        that leaves no room for any context is read alone. Token types stay 0: DeBERTa-v3 has none,
+        and the separator marks the segments (:meth:`utterance_mask`).
+        """
+        texts = list(texts)
+        if contexts is None:
+            return self._ids(texts)
+        if len(contexts) != len(texts):
+            raise ValueError(f"{len(contexts)} contexts for {len(texts)} texts")
+        room = self.max_tokens - self.tokenizer.num_special_tokens_to_add(pair=True)
+        own = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        paired = [i for i, c in enumerate(contexts) if c and len(own[i]) < room]
+        ids: list[np.ndarray | None] = [None] * len(texts)
+        alone = sorted(set(range(len(texts))) - set(paired))
+        for rows, second in ((alone, None), (paired, [contexts[i] for i in paired])):
+            if rows:
+                for i, x in zip(rows, self._ids([texts[i] for i in rows], second), strict=True):
+                    ids[i] = x
+        return ids  # type: ignore[return-value]
+
+    def _ids(self, texts: list[str], contexts: list[str] | None = None) -> list[np.ndarray]:
+        truncation = True if contexts is None else "only_second"
+        ids = self.tokenizer(texts, contexts, truncation=truncation, max_length=self.max_tokens)["input_ids"]
         return [np.asarray(x, dtype=np.int64) for x in ids]
+
+    def utterance_mask(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``mask`` (B, L) of the utterance's own tokens: up to and including each row's first
+        separator. A dialog context after it (:meth:`tokenize`) shapes the utterance's token states
+        inside the encoder, but pooling and cross-modal attention read the utterance alone; a row
+        without a context keeps its whole mask."""
+        sep = self.tokenizer.sep_token_id
+        if sep is None:
+            return mask
+        is_sep = (ids == sep).long()
+        return mask & (is_sep.cumsum(1) - is_sep == 0)
 
     def backbone_states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Last hidden states (B, L, backbone_dim) of the backbone (right-padded ``ids``)."""
@@ -439,41 +475,43 @@ def _text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def frozen_token_states(encoder: TextEncoder, texts: Sequence[str], *, device: torch.device | str = "cpu",
-                        batch_size: int = 64, cache_dir: str | os.PathLike | None = None,
-                        progress: bool = False) -> list[np.ndarray]:
+def frozen_token_states(encoder: TextEncoder, texts: Sequence[str], *, contexts: Sequence[str] | None = None,
+                        device: torch.device | str = "cpu", batch_size: int = 64,
+                        cache_dir: str | os.PathLike | None = None, progress: bool = False) -> list[np.ndarray]:
     """Backbone token states, one (L_i, D) float32 array per text, computed once and reused.
 
     Looked up in memory, then on disk under ``cache_dir/<fingerprint>/`` (default
     ``data_home()/cache/text_states``), and only then computed. Texts are batched with others of the
-    same token length, so no padding changes any number.
+    same token length, so no padding changes any number. With ``contexts`` (:meth:`TextEncoder.tokenize`)
+    the encoder reads each text with its context and the states of the text's own tokens are kept.
     """
     fp = encoder.fingerprint()
     memory = _MEMORY_CACHE.setdefault(fp, {})
     folder = Path(cache_dir) if cache_dir is not None else data_home() / "cache" / "text_states"
     folder = folder / fp
-    keys = [_text_key(t) for t in texts]
-    missing: dict[str, str] = {}
-    for key, text in zip(keys, texts, strict=True):
+    pairs = list(zip(texts, contexts if contexts is not None else [""] * len(texts), strict=True))
+    keys = [_text_key(t if not c else f"{t}\x1f{c}") for t, c in pairs]
+    missing: dict[str, tuple[str, str]] = {}
+    for key, pair in zip(keys, pairs, strict=True):
         if key in memory or key in missing:
             continue
         state = load_array(folder / f"{key}.npy")
         if state is not None:
             memory[key] = state
         else:
-            missing[key] = text
+            missing[key] = pair
     if missing:
         _compute_states(encoder, missing, memory, folder, torch.device(device), batch_size, progress)
     return [memory[k] for k in keys]
 
 
 @torch.no_grad()
-def _compute_states(encoder: TextEncoder, todo: dict[str, str], memory: dict[str, np.ndarray],
+def _compute_states(encoder: TextEncoder, todo: dict[str, tuple[str, str]], memory: dict[str, np.ndarray],
                     folder: Path, device: torch.device, batch_size: int, progress: bool) -> None:
     from tqdm.auto import tqdm
 
     keys = list(todo)
-    ids = encoder.tokenize([todo[k] for k in keys])
+    ids = encoder.tokenize([todo[k][0] for k in keys], [todo[k][1] for k in keys])
     by_length: dict[int, list[int]] = {}
     for i, x in enumerate(ids):
         by_length.setdefault(len(x), []).append(i)
@@ -488,8 +526,10 @@ def _compute_states(encoder: TextEncoder, todo: dict[str, str], memory: dict[str
                 chunk = group[start:start + batch_size]
                 batch = torch.as_tensor(np.stack([ids[i] for i in chunk]), device=device)
                 mask = torch.ones_like(batch, dtype=torch.bool)
+                own = encoder.utterance_mask(batch, mask).sum(1).tolist()  # the text's tokens, not its context's
                 states = encoder.backbone_states(batch, mask).float().cpu().numpy()
-                for i, state in zip(chunk, states, strict=True):
+                for i, state, n in zip(chunk, states, own, strict=True):
+                    state = state[:n]
                     memory[keys[i]] = state
                     save_array(folder / f"{keys[i]}.npy", state)
                 bar.update(len(chunk))
