@@ -231,7 +231,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     overrides = settings_from_options(args)
     try:
         options = _model_options(args.system, args.model_option)
-        config = ExperimentConfig.from_profile(args.profile, system=args.system, model_options=options, **overrides)
+        remedies = dict(_parse_param(t if "=" in t else f"{t}=true", "--mitigation") for t in args.mitigation)
+        config = ExperimentConfig.from_profile(args.profile, system=args.system, model_options=options,
+                                               mitigations=remedies, **overrides)
         result = run(config, results_dir=args.results, force=args.force, keep_model="first")
     except (OfflineModelError, FileNotFoundError, ValueError, KeyError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err  # no quotes around it
@@ -326,6 +328,10 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-option", action="append", default=[], metavar="NAME=VALUE",
                    help="a model option of the system, repeatable: e.g. mfcc_norm=speaker (each speaker's "
                    "MFCCs standardised over their clips), spec_mask=0.5 (SpecAugment-style masks), heads=4")
+    p.add_argument("--mitigation", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="a remedy of chapter 'Remedies' (sernb.augment), repeatable: augment_audio (new noisy, louder "
+                   "or quieter, faster or slower copies of the training clips each epoch), augment_text, "
+                   "modality_dropout=0.3, supcon=0.1; VALUE is YAML, e.g. augment_audio={p_noise: 0.3}")
     p.add_argument("--out", default=str(DEFAULT_CHECKPOINT.parent),
                    help="where result.json, predictions.csv and model/ go (default: %(default)s)")
     p.add_argument("--results", default=None,

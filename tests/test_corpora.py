@@ -142,10 +142,15 @@ def _trained(capsys, out: Path, *args: str) -> tuple[dict, str]:
 def test_train_ravdess_audio_only_actor_folds_native_classes(smoke_table, tmp_path, capsys):
     root = relayout(smoke_table, tmp_path / "ravdess", "ravdess")
     record, _ = _trained(capsys, tmp_path / "out", "--corpus", "ravdess", "--data-root", str(root), "--system",
-                         "audio_only", "--protocol", "actor-kfold", "--model-option", "mfcc_norm=speaker")
+                         "audio_only", "--protocol", "actor-kfold", "--model-option", "mfcc_norm=speaker",
+                         "--mitigation", "augment_audio={p_noise: 0.3}")
     assert record["meta"]["corpus"] == "ravdess" and record["config"]["protocol"] == "speaker_kfold"
     assert len(record["runs"]) == 5 and record["labels"][:2] == ["neutral", "calm"]
     assert record["config"]["model_options"] == {"mfcc_norm": "speaker"}
+    assert record["config"]["mitigations"] == {"augment_audio": {"p_noise": 0.3}}
+    code, _, err = _train(capsys, "--corpus", "ravdess", "--data-root", str(root), "--system", "audio_only",
+                          "--mitigation", "noise", "--out", str(tmp_path / "bad"))
+    assert code == 2 and "unknown mitigation(s) ['noise']" in err
 
 
 def test_a_model_option_the_system_does_not_take_is_refused(smoke_corpus, tmp_path, capsys):
