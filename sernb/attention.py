@@ -72,11 +72,9 @@ def attention_maps(model: nn.Module, table: pd.DataFrame, rows: np.ndarray, labe
     inputs = prepare_inputs(model, part, {"device": device, "progress": False})
     out = predict(model, SERDataset(inputs, targets, max_frames=max_frames), batch_size=batch_size,
                   device=device, keep_attention=range(len(part)))
-    ids = model.text.tokenize(part["text"].tolist(), dialog_contexts(part))
-    return [AttentionMap(str(r.utt_id), str(r.label), labels[int(out.preds[i])], str(r.text),
-                         model.text.tokenizer.convert_ids_to_tokens(ids[i][:out.attention[i].shape[-1]].tolist()),
-                         out.attention[i],
-                         str(r.wav_path))
+    tokens = model.text.utterance_tokens(part["text"].tolist(), dialog_contexts(part))
+    return [AttentionMap(str(r.utt_id), str(r.label), labels[int(out.preds[i])], str(r.text), tokens[i],
+                         out.attention[i], str(r.wav_path))
             for i, r in enumerate(part.itertuples())]
 
 

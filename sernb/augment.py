@@ -30,7 +30,12 @@ import pandas as pd
 
 from sernb.data.dataset import SERDataset
 from sernb.data.features import MFCCConfig, mfcc
-from sernb.models.inputs import SpeakerStats, dialog_contexts, speaker_normalised
+from sernb.models.inputs import (
+    SpeakerStats,
+    dialog_contexts,
+    reads_speaker_normalised,
+    speaker_normalised,
+)
 
 
 @dataclass(frozen=True)
@@ -309,7 +314,7 @@ class EpochAugmenter:
             if "mfcc" not in train.inputs:
                 raise ValueError("augment_audio needs a system that reads MFCC frames (batch field 'mfcc')")
             # a model fed per-speaker MFCCs gets its augmented clips standardised the same way
-            per_speaker = getattr(getattr(getattr(model, "audio", None), "norm", None), "per_speaker", False)
+            per_speaker = reads_speaker_normalised(model)
             self.speaker_stats = speaker_stats if per_speaker else None
             if per_speaker and speaker_stats is None:
                 raise ValueError("augment_audio on speaker-normalised MFCCs needs the speakers' statistics "

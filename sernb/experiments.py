@@ -611,8 +611,7 @@ def _attention_records(model: nn.Module, table: pd.DataFrame, rows: np.ndarray, 
         tokens = []
         if text is not None:
             row = table.iloc[[rows[i]]]
-            ids = text.tokenize(row["text"].tolist(), dialog_contexts(row))[0]
-            tokens = text.tokenizer.convert_ids_to_tokens(ids[:weights.shape[-1]].tolist())  # the utterance's
+            tokens = text.utterance_tokens(row["text"].tolist(), dialog_contexts(row))[0]
         samples.append({"key": key, "run": run_name, "utt_id": str(table["utt_id"].iloc[rows[i]]),
                         "label": labels[int(out.labels[i])], "pred": labels[int(out.preds[i])],
                         "text": str(table["text"].iloc[rows[i]]), "tokens": tokens,

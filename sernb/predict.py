@@ -139,9 +139,9 @@ def predict_clip(model: nn.Module, info: dict[str, Any], wav: str | os.PathLike,
                          f"{needed:.2f} s of audio")
         if "mfcc" in model.inputs:
             inputs["mfcc"] = [mfcc(clip.audio, config)]
-            if getattr(model.audio.norm, "per_speaker", False):
-                from sernb.models.inputs import speaker_normalised
+            from sernb.models.inputs import reads_speaker_normalised, speaker_normalised
 
+            if reads_speaker_normalised(model):
                 inputs["mfcc"] = speaker_normalised(inputs["mfcc"], ["this recording"])
                 notes.append("the model was trained on speaker-normalised MFCCs; one recording stands in "
                              "for its speaker here, so its loudness and pitch level are lost")

@@ -47,8 +47,7 @@ def mfcc_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -
         from sernb.data.features import extract_mfcc
 
         context["mfcc"] = extract_mfcc(table, progress=context.get("progress", False))
-    norm = getattr(getattr(model, "audio", None), "norm", None)
-    if getattr(norm, "per_speaker", False):
+    if reads_speaker_normalised(model):
         if "mfcc_by_speaker" not in context:
             speakers = table["speaker"].tolist()
             # kept for the clips that training augments each epoch (sernb.augment): the same statistics
@@ -56,6 +55,12 @@ def mfcc_input(model: nn.Module, table: pd.DataFrame, context: dict[str, Any]) -
             context["mfcc_by_speaker"] = speaker_normalised(context["mfcc"], speakers, context["mfcc_speaker_stats"])
         return context["mfcc_by_speaker"]
     return context["mfcc"]
+
+
+def reads_speaker_normalised(model: nn.Module) -> bool:
+    """Whether ``model``'s audio branch takes MFCCs standardised per speaker (``mfcc_norm="speaker"``):
+    every MFCC it reads, in training, augmentation and prediction, must be standardised so."""
+    return getattr(getattr(getattr(model, "audio", None), "norm", None), "per_speaker", False)
 
 
 SpeakerStats = dict[str, tuple[np.ndarray, np.ndarray]]

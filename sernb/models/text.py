@@ -300,8 +300,11 @@ class TextEncoder(nn.Module):
         if len(contexts) != len(texts):
             raise ValueError(f"{len(contexts)} contexts for {len(texts)} texts")
         room = self.max_tokens - self.tokenizer.num_special_tokens_to_add(pair=True)
-        own = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        paired = [i for i, c in enumerate(contexts) if c and len(own[i]) < room]
+        with_context = [i for i, c in enumerate(contexts) if c]
+        paired: list[int] = []
+        if with_context:  # is there room for any of the context once the text's own tokens are in?
+            own = self.tokenizer([texts[i] for i in with_context], add_special_tokens=False)["input_ids"]
+            paired = [i for i, x in zip(with_context, own, strict=True) if len(x) < room]
         ids: list[np.ndarray | None] = [None] * len(texts)
         alone = sorted(set(range(len(texts))) - set(paired))
         for rows, second in ((alone, None), (paired, [contexts[i] for i in paired])):
@@ -314,6 +317,16 @@ class TextEncoder(nn.Module):
         truncation = True if contexts is None else "only_second"
         ids = self.tokenizer(texts, contexts, truncation=truncation, max_length=self.max_tokens)["input_ids"]
         return [np.asarray(x, dtype=np.int64) for x in ids]
+
+    def utterance_tokens(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> list[list[str]]:
+        """The token strings of each text as the encoder reads it with its context (:meth:`tokenize`),
+        the utterance's own only (:meth:`utterance_mask`): the labels of an attention map's columns."""
+        names = []
+        for ids in self.tokenize(texts, contexts):
+            row = torch.as_tensor(ids)[None]
+            n = int(self.utterance_mask(row, torch.ones_like(row, dtype=torch.bool)).sum())
+            names.append(self.tokenizer.convert_ids_to_tokens(ids[:n].tolist()))
+        return names
 
     def utterance_mask(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``mask`` (B, L) of the utterance's own tokens: up to and including each row's first
